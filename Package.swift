@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+// OrcTool: stack-unwind metadata (ORC) for x86-64 kernel objects.
+// Layers flow one way (../shared/docs/architecture.md):
+//   ELF → Kernel → ORC → OrcToolCLI → orctool (a thin @main)
+import PackageDescription
+
+let package = Package(
+  name: "OrcTool",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "orctool", targets: ["orctool"]),
+    .library(name: "ELF", targets: ["ELF"]),
+    .library(name: "Kernel", targets: ["Kernel"]),
+    .library(name: "ORC", targets: ["ORC"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    .target(name: "ELF"),
+    .target(name: "Kernel", dependencies: ["ELF"]),
+    .target(name: "ORC", dependencies: ["ELF", "Kernel"]),
+    .target(
+      name: "OrcToolCLI",
+      dependencies: [
+        "ELF", "Kernel", "ORC",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "orctool", dependencies: ["OrcToolCLI"]),
+    .target(name: "TestSupport", dependencies: ["ELF"], path: "Tests/Support"),
+    .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"]),
+    .testTarget(name: "ORCTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["ELF", "TestSupport"]),
+    .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
+  ]
+)

@@ -1,0 +1,34 @@
+/// A string table section (`SHT_STRTAB`): NUL-terminated strings by byte index.
+public struct StringTable: Sendable {
+  let view: ByteView
+  let path: String
+
+  /// The table over `view`; `path` labels errors.
+  public init(view: ByteView, path: String) {
+    self.view = view
+    self.path = path
+  }
+
+  /// The size of the table in bytes.
+  public var size: Int { view.count }
+
+  /// The bytes of the string at `index`, without its NUL.
+  public func bytes(at index: UInt64) throws(ELFError) -> UnsafeRawBufferPointer {
+    guard index < UInt64(view.count) else {
+      throw ELFError(.badStringIndex(index: index, tableSize: UInt64(view.count)),
+                     path: path, offset: view.fileOffset)
+    }
+    let start = Int(index)
+    let rest = UnsafeRawBufferPointer(rebasing: view.bytes[start...])
+    guard let end = rest.firstIndex(of: 0) else {
+      throw ELFError(.unterminatedString(index: index), path: path,
+                     offset: view.fileOffset + index)
+    }
+    return UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<end])
+  }
+
+  /// The string at `index`, decoded as UTF-8 (invalid bytes repaired).
+  public func string(at index: UInt64) throws(ELFError) -> String {
+    String(decoding: try bytes(at: index), as: UTF8.self)
+  }
+}

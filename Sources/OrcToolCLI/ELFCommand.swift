@@ -1,0 +1,39 @@
+import ArgumentParser
+import ELF
+import Kernel
+
+/// `orctool elf …`: what the reader sees in a file.
+struct ELFCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "elf", abstract: "Inspect an ELF file as orctool reads it.", subcommands: [Info.self])
+
+  /// `orctool elf info FILE`: machine, generation and the kernel sections.
+  struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print the machine, the detected kernel generation and the sections.")
+
+    @Argument(help: "An ELF file.") var file: String
+
+    func run() throws {
+      try reportingErrors {
+        let elf = try ELFFile(path: file)
+        var lines = ["\(elf.path): ELF64 \(elf.machine), \(elf.sections.count) sections"]
+        if let (gen, evidence) = GenerationDetector.detect(elf) {
+          lines.append("kernel generation: \(gen) (from \(evidence))")
+        } else {
+          lines.append("kernel generation: unknown")
+        }
+        for s in elf.sections where s.index > 0 {
+          let idx = String(s.index).leftPad(4)
+          lines.append("[\(idx)] \(s.name.rightPad(24)) size 0x\(String(s.size, radix: 16))")
+        }
+        writeStandardOutput(Array((lines.joined(separator: "\n") + "\n").utf8))
+      }
+    }
+  }
+}
+
+extension String {
+  func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+  func rightPad(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+
+/// The `orctool` command tree.
+public struct OrcTool: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "orctool",
+    abstract: "Stack validation and ORC unwind metadata for x86-64 kernel objects.",
+    discussion: """
+      objtool's own command line works too: `orctool --dump=orc FILE`.
+      """,
+    version: "0.1.0",
+    subcommands: [ORCCommand.self, ELFCommand.self])
+
+  public init() {}
+}
+
+/// The entry point: objtool's command line (`orctool --dump=orc FILE`) or
+/// orctool's own tree of commands.
+public enum OrcToolMain {
+  /// Runs with `arguments` (without the program name) and exits.
+  public static func main(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+    if let first = arguments.first, ObjtoolCommand.isObjtoolOption(first) {
+      ObjtoolCommand.main(arguments)
+    } else {
+      OrcTool.main(arguments)
+    }
+    terminate(0)
+  }
+}

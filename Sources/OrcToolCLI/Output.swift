@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+import ArgumentParser
+
+/// Writes `bytes` to standard output in full.
+func writeStandardOutput(_ bytes: [UInt8]) {
+  bytes.withUnsafeBytes { buffer in
+    var offset = 0
+    while offset < buffer.count {
+      let n = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+      if n < 0 {
+        if errno == EINTR { continue }
+        return
+      }
+      offset += n
+    }
+  }
+}
+
+/// Prints `message` as one line on standard error, prefixed `orctool: `.
+func printError(_ message: String) {
+  let line = Array(("orctool: " + message + "\n").utf8)
+  line.withUnsafeBytes { _ = write(2, $0.baseAddress!, $0.count) }
+}
+
+/// Runs `body`, turning a file error into one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+  do {
+    try body()
+  } catch let error as ELFErrorConvertible {
+    printError(error.line)
+    throw ExitCode.failure
+  }
+}
+
+/// An error with a ready one-line rendering.
+protocol ELFErrorConvertible: Error { var line: String { get } }
+
+/// Exits the process with `code`.
+func terminate(_ code: Int32) -> Never { exit(code) }

@@ -1,0 +1,3 @@
+import OrcToolCLI
+
+OrcToolMain.main()
