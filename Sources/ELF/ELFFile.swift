@@ -209,3 +209,37 @@ public final class ELFFile: Sendable {
     return try symbols.name(of: symbol)
   }
 }
+
+extension ELFFile {
+  /// Reads everything the file refers to, so that any malformed part is found
+  /// now: every symbol table with its string table (through `sh_link`), every
+  /// symbol's name and section, every `SHT_RELA` section and the symbol of
+  /// each of its entries.
+  public func verify() throws(ELFError) {
+    for section in sections where section.type == .symtab {
+      let symbols = try symbolTable(section)
+      for i in 0..<symbols.count {
+        let symbol = try symbols.symbol(at: i)
+        _ = try symbols.strings.bytes(at: UInt64(symbol.nameIndex))
+        if symbol.isDefined && symbol.sectionIndex >= sections.count {
+          throw ELFError(.badSectionIndex(symbol.sectionIndex), path: path,
+                         offset: section.offset + UInt64(i * SymbolTable.entrySize) + 6)
+        }
+      }
+    }
+    for section in sections where section.type == .rela {
+      let relocations = try relocations(section)
+      guard relocations.count > 0 else { continue }
+      let symtab = try self.section(at: Int(section.link), referencedAt: section.headerOffset + 40)
+      guard symtab.type == .symtab else {
+        throw ELFError(.malformed("relocation section \(section.name) links to \(symtab.name), not a symbol table"),
+                       path: path, offset: section.headerOffset + 40)
+      }
+      let symbols = try symbolTable(symtab)
+      for i in 0..<relocations.count { _ = try relocations.symbol(of: i, in: symbols) }
+      if section.flags.contains(.infoLink) || section.info != 0 {
+        _ = try self.section(at: Int(section.info), referencedAt: section.headerOffset + 44)
+      }
+    }
+  }
+}

@@ -10,13 +10,14 @@ struct ELFCommand: ParsableCommand {
   /// `orctool elf info FILE`: machine, generation and the kernel sections.
   struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Print the machine, the detected kernel generation and the sections.")
+      abstract: "Read the whole file (symbols, relocations) and print its machine, kernel generation and sections.")
 
     @Argument(help: "An ELF file.") var file: String
 
     func run() throws {
       try reportingErrors {
         let elf = try ELFFile(path: file)
+        try elf.verify()
         var lines = ["\(elf.path): ELF64 \(elf.machine), \(elf.sections.count) sections"]
         if let (gen, evidence) = GenerationDetector.detect(elf) {
           lines.append("kernel generation: \(gen) (from \(evidence))")
