@@ -1,6 +1,7 @@
 import ArgumentParser
 import ELF
 import Kernel
+import ORC
 
 /// `orctool elf …`: what the reader sees in a file.
 struct ELFCommand: ParsableCommand {
@@ -21,6 +22,10 @@ struct ELFCommand: ParsableCommand {
         var lines = ["\(elf.path): ELF64 \(elf.machine), \(elf.sections.count) sections"]
         if let (gen, evidence) = GenerationDetector.detect(elf) {
           lines.append("kernel generation: \(gen) (from \(evidence))")
+          if let table = try ORCTable.load(from: elf, generation: gen) {
+            for i in 0..<table.count { _ = try table.location(i) }
+            lines.append("ORC entries: \(table.count)")
+          }
         } else {
           lines.append("kernel generation: unknown")
         }

@@ -1,0 +1,89 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("orctool command line")
+struct CLITests {
+  static let cases: [MalformedCase] = (try? MalformedInputs.cases()) ?? []
+
+  func write(_ c: MalformedCase) throws -> String {
+    let dir = try Fixtures.temporaryDirectory()
+    let path = dir.appendingPathComponent("bad.o").path
+    try Data(c.bytes).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+
+  func expectOneLineError(_ r: Fixtures.RunResult, path: String, offset: UInt64?) {
+    #expect(r.status != 0)
+    #expect(r.stdout.isEmpty)
+    let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(lines.count == 2 && lines[1].isEmpty, "stderr: \(r.stderr)")
+    #expect(r.stderr.hasPrefix("orctool: \(path): error: "), "stderr: \(r.stderr)")
+    if let offset {
+      #expect(r.stderr.hasSuffix("(at offset 0x\(String(offset, radix: 16)))\n"), "stderr: \(r.stderr)")
+    }
+    // A trap would be a signal (status > 128 from the shell, or a crash report).
+    #expect(r.status == 1)
+  }
+
+  @Test("elf info: each malformed file gives one line on stderr and exit status 1", arguments: cases)
+  func elfInfo(_ c: MalformedCase) throws {
+    let path = try write(c)
+    expectOneLineError(try Fixtures.run(Fixtures.orctool, ["elf", "info", path]), path: path, offset: c.offset)
+  }
+
+  @Test("--dump=orc: each malformed file it reads gives one line and exit status 1",
+        arguments: cases.filter(\.affectsDump))
+  func dumpORC(_ c: MalformedCase) throws {
+    let path = try write(c)
+    expectOneLineError(try Fixtures.run(Fixtures.orctool, ["--dump=orc", path]), path: path, offset: c.offset)
+  }
+
+  @Test("a missing file is one line and exit status 1")
+  func missingFile() throws {
+    expectOneLineError(try Fixtures.run(Fixtures.orctool, ["orc", "dump", "/nonexistent/x.o"]),
+                       path: "/nonexistent/x.o", offset: nil)
+  }
+
+  @Test("--dump=orc, --dump and orc dump print the same text")
+  func spellings() throws {
+    let path = try Fixtures.assemble("orc61.S")
+    let a = try Fixtures.run(Fixtures.orctool, ["--dump=orc", path])
+    let b = try Fixtures.run(Fixtures.orctool, ["--dump", path])
+    let c = try Fixtures.run(Fixtures.orctool, ["orc", "dump", path])
+    #expect(a.status == 0 && b.status == 0 && c.status == 0)
+    #expect(a.stdout.hasPrefix("frame_func+0: sp:sp+8 bp:(und) type:call end:0\n"))
+    #expect(a.stdout == b.stdout && b.stdout == c.stdout)
+  }
+
+  @Test("an object without a generation needs --generation, and takes it")
+  func generationFlag() throws {
+    let src = ".include \"orc.inc\"\nf: nop\nORC61 f, 8, 0, ORC_REG_SP, ORC_REG_UNDEFINED, 0, 0\n"
+    let path = try Fixtures.assemble("nogen.S", source: src)
+    let refused = try Fixtures.run(Fixtures.orctool, ["--dump=orc", path])
+    #expect(refused.status == 1)
+    #expect(refused.stderr.contains("cannot tell the kernel generation"))
+    let forced = try Fixtures.run(Fixtures.orctool, ["orc", "dump", "--generation", "6.12", path])
+    #expect(forced.status == 0)
+    #expect(forced.stdout == ".text+0:type:(und) sp:sp+8 bp:(und) signal:0\n")
+  }
+
+  @Test("objtool actions not done yet are refused by name")
+  func refusedActions() throws {
+    let path = try Fixtures.assemble("orc61.S")
+    let r = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", path])
+    #expect(r.status == 1)
+    #expect(r.stderr == "orctool: objtool option --orc is not supported yet (only --dump=orc is)\n")
+    let bad = try Fixtures.run(Fixtures.orctool, ["--dump=insns", path])
+    #expect(bad.status != 0)
+    #expect(bad.stderr.contains("only --dump=orc is supported"))
+  }
+
+  @Test("a file without ORC prints nothing and succeeds, as objtool does")
+  func noORC() throws {
+    let path = try Fixtures.assemble("plain.S", source: "nop\n")
+    let r = try Fixtures.run(Fixtures.orctool, ["--dump=orc", path])
+    #expect(r.status == 0)
+    #expect(r.stdout.isEmpty && r.stderr.isEmpty)
+  }
+}
