@@ -1,4 +1,5 @@
 import ArgumentParser
+import Kernel
 
 /// objtool's own command line (`objtool <actions> [<options>] file.o`), so
 /// that anything that runs objtool can run orctool.
@@ -39,10 +40,49 @@ struct ObjtoolCommand: ParsableCommand {
     }
   }
 
-  func run() throws { try dumpORC(path: file, generation: generation) }
+  func run() throws { try dumpORC(path: file, generation: generation.forced) }
+
+  /// The common invocation, `--dump[=orc] [--generation V] FILE`, parsed by
+  /// hand: kbuild runs objtool once per object, so start-up time counts, and
+  /// ArgumentParser's reflection costs more than the dump of a small module
+  /// (measured by scripts/bench-dump.sh). Returns nil for anything else.
+  static func fastPath(_ arguments: [String]) -> (file: String, generation: KernelGeneration?)? {
+    var file: String? = nil
+    var generation: String? = nil
+    var dump = false
+    var i = 0
+    while i < arguments.count {
+      let a = arguments[i]
+      if a == "--dump" || a == "--dump=orc" {
+        dump = true
+      } else if a == "--generation", i + 1 < arguments.count {
+        generation = arguments[i + 1]
+        i += 1
+      } else if a.hasPrefix("--generation=") {
+        generation = String(a.dropFirst("--generation=".count))
+      } else if !a.hasPrefix("-"), file == nil {
+        file = a
+      } else {
+        return nil
+      }
+      i += 1
+    }
+    guard dump, let file else { return nil }
+    guard let generation else { return (file, nil) }
+    guard let forced = KernelGeneration(versionString: generation) else { return nil }
+    return (file, forced)
+  }
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
   static func main(_ arguments: [String]) -> Never {
+    if let (file, generation) = fastPath(arguments) {
+      do {
+        try dumpORC(path: file, generation: generation)
+        terminate(0)
+      } catch {
+        terminate(1)
+      }
+    }
     var args: [String] = []
     for a in arguments {
       if a == "--dump" {

@@ -19,14 +19,17 @@ public struct GenerationOptions: ParsableArguments {
     }
   }
 
-  /// The generation for `file`: the forced one, else the detected one.
-  func resolve(for file: ELFFile) throws -> KernelGeneration {
-    if let g = generation, let forced = KernelGeneration(versionString: g) { return forced }
+  /// The generation the user forced, if any.
+  var forced: KernelGeneration? { generation.flatMap(KernelGeneration.init(versionString:)) }
+}
+
+/// The generation for `file`: the forced one, else the detected one.
+func resolveGeneration(forced: KernelGeneration?, for file: ELFFile) throws -> KernelGeneration {
+    if let forced { return forced }
     if let (detected, _) = GenerationDetector.detect(file) { return detected }
     throw CLIError(
       "\(file.path): error: cannot tell the kernel generation (no .orc_header, no vermagic, no linux_banner); use --generation 6.1 or 6.12"
     )
-  }
 }
 
 /// An error already worded for the user: printed as one line, exit status 1.

@@ -4,6 +4,7 @@
   import Darwin
 #endif
 import ArgumentParser
+import ELF
 
 /// Writes `bytes` to standard output in full.
 func writeStandardOutput(_ bytes: [UInt8]) {
@@ -30,14 +31,14 @@ func printError(_ message: String) {
 func reportingErrors(_ body: () throws -> Void) throws {
   do {
     try body()
-  } catch let error as ELFErrorConvertible {
-    printError(error.line)
+  } catch let error as ELFError {
+    printError(error.description)
+    throw ExitCode.failure
+  } catch let error as CLIError {
+    printError(error.description)
     throw ExitCode.failure
   }
 }
-
-/// An error with a ready one-line rendering.
-protocol ELFErrorConvertible: Error { var line: String { get } }
 
 /// Exits the process with `code`.
 func terminate(_ code: Int32) -> Never { exit(code) }
