@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // OrcTool: stack-unwind metadata (ORC) for x86-64 kernel objects.
 // Layers flow one way (../shared/docs/architecture.md):
-//   ELF → Kernel → ORC → OrcToolCLI → orctool (a thin @main)
+//   ELF → X86 (Zydis) → Kernel → Program → ORC / Reports → OrcToolCLI → orctool (a thin @main)
 import PackageDescription
 
 let package = Package(
@@ -19,11 +19,15 @@ let package = Package(
   targets: [
     .target(name: "ELF"),
     .target(name: "Kernel", dependencies: ["ELF"]),
+    .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
+    .target(name: "X86", dependencies: ["CZydis"]),
+    .target(name: "Program", dependencies: ["ELF", "X86"]),
+    .target(name: "Reports", dependencies: ["ELF", "X86", "Program"]),
     .target(name: "ORC", dependencies: ["ELF", "Kernel"]),
     .target(
       name: "OrcToolCLI",
       dependencies: [
-        "ELF", "Kernel", "ORC",
+        "ELF", "Kernel", "ORC", "Program", "Reports",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "orctool", dependencies: ["OrcToolCLI"]),
@@ -31,6 +35,7 @@ let package = Package(
     .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ORCTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["ELF", "TestSupport"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "ELF", "TestSupport"]),
     .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
   ]
 )

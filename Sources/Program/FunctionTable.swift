@@ -1,0 +1,102 @@
+import ELF
+
+/// Every function symbol of a file, with lookups by name and by place.
+public struct FunctionTable: Sendable {
+  /// The file.
+  public let file: ELFFile
+  /// The functions, in symbol-table order.
+  public let functions: [Function]
+  /// Per section, function ids sorted by offset (for lookups by place).
+  let bySection: [Int: [Int]]
+  /// Function ids by name, in symbol-table order.
+  let byName: [String: [Int]]
+  /// The symbol table.
+  public let symbols: SymbolTable
+
+  /// Reads the function symbols of `file` (empty without a symbol table).
+  public init(file: ELFFile) throws(ELFError) {
+    self.file = file
+    guard let symbols = try file.symbolTable() else {
+      throw ELFError(.missingSection(".symtab"), path: file.path, offset: 0)
+    }
+    self.symbols = symbols
+    let linked = file.fileType != .relocatable
+    var functions: [Function] = []
+    var unit: Int? = nil
+    for i in 0..<symbols.count {
+      let s = try symbols.symbol(at: i)
+      if s.type == .file {
+        unit = i
+        continue
+      }
+      guard s.type == .function, s.isDefined else { continue }
+      let section = try file.section(at: s.sectionIndex, referencedAt: symbols.section.offset + UInt64(i * 24) + 6)
+      let offset = linked ? s.value &- section.address : s.value
+      functions.append(Function(
+        id: functions.count, name: try symbols.name(of: s), symbolIndex: i, section: s.sectionIndex,
+        offset: offset, size: s.size, value: s.value, binding: s.binding,
+        unit: s.binding == .local ? unit : nil))
+    }
+    self.functions = functions
+    var bySection: [Int: [Int]] = [:]
+    var byName: [String: [Int]] = [:]
+    for f in functions {
+      bySection[f.section, default: []].append(f.id)
+      byName[f.name, default: []].append(f.id)
+    }
+    for (k, v) in bySection {
+      bySection[k] = v.sorted { (functions[$0].offset, functions[$0].size) < (functions[$1].offset, functions[$1].size) }
+    }
+    self.bySection = bySection
+    self.byName = byName
+  }
+
+  /// The functions called `name`, in symbol-table order.
+  public func functions(named name: String) -> [Function] {
+    (byName[name] ?? []).map { functions[$0] }
+  }
+
+  /// The function called `name` that `from` would reach by that name: one in
+  /// the same compilation unit first, else a global one, else the first.
+  public func function(named name: String, nearestTo from: Function) -> Function? {
+    let candidates = functions(named: name)
+    if let local = candidates.first(where: { $0.unit != nil && $0.unit == from.unit }) { return local }
+    if let global = candidates.first(where: { $0.unit == nil }) { return global }
+    return candidates.count == 1 ? candidates[0] : nil
+  }
+
+  /// The function whose bytes contain `offset` of `section` (the smallest
+  /// such one when symbols overlap), or nil.
+  public func function(containing offset: UInt64, in section: Int) -> Function? {
+    guard let ids = bySection[section] else { return nil }
+    // The last function starting at or before `offset`.
+    var lo = 0
+    var hi = ids.count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if functions[ids[mid]].offset <= offset { lo = mid + 1 } else { hi = mid }
+    }
+    var i = lo - 1
+    var best: Function? = nil
+    // Walk back over functions that start earlier but may still cover offset
+    // (aliases share a start); stop after a few: symbols rarely nest deeper.
+    var steps = 0
+    while i >= 0 && steps < 8 {
+      let f = functions[ids[i]]
+      if offset < f.endOffset || (f.size == 0 && offset == f.offset) {
+        if best == nil || f.size < best!.size { best = f }
+      }
+      i -= 1
+      steps += 1
+    }
+    return best
+  }
+
+  /// The section index and offset of a linked-image address, or nil.
+  public func place(ofAddress address: UInt64) -> (section: Int, offset: UInt64)? {
+    for s in file.sections where s.flags.contains(.alloc) && s.size > 0 {
+      if address >= s.address && address - s.address < s.size { return (s.index, address - s.address) }
+    }
+    return nil
+  }
+}
