@@ -24,6 +24,9 @@ public struct Function: Sendable, Hashable {
 
   /// The end offset in the section.
   public var endOffset: UInt64 { offset + size }
+  /// Whether this is the padding symbol objtool puts before a function
+  /// (`__pfx_f`, 6.2+ call padding; `__cfi_f`, kCFI) rather than a function.
+  public var isPrefixSymbol: Bool { name.hasPrefix("__pfx_") || name.hasPrefix("__cfi_") }
   /// The parsed name.
   public var parsedName: FunctionName { FunctionName(name) }
 }

@@ -47,7 +47,7 @@ public struct Subfunctions: Sendable {
   public init(table: FunctionTable, code: CodeReader? = nil) {
     var links: [Int: ChildLink] = [:]
     var children: [Int: [Int]] = [:]
-    for f in table.functions {
+    for f in table.functions where !f.isPrefixSymbol {
       let kind: ChildKind
       let parentName: String
       if let r = f.name.firstRange(of: ".cold") {

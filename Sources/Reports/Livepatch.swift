@@ -131,6 +131,12 @@ public struct LivepatchReport: Sendable, Codable {
     var children: [ChildReport] = []
     var summary: [String: Int] = ["functions": fns.count]
     for f in fns {
+      // Padding before a function (`__pfx_`, CONFIG_FUNCTION_PADDING_ALIGNMENT;
+      // `__cfi_`, kCFI): not functions of their own.
+      if f.isPrefixSymbol {
+        summary["functions.prefix_symbols", default: 0] += 1
+        continue
+      }
       switch fentry.kind(of: f) {
       case .call: summary["functions.fentry_call", default: 0] += 1
       case .nop: summary["functions.fentry_nop", default: 0] += 1
@@ -173,7 +179,7 @@ public struct LivepatchReport: Sendable, Codable {
     var order: [String] = []
     for f in fns {
       let n = f.parsedName
-      guard sub.links[f.id] == nil else { continue }
+      guard sub.links[f.id] == nil, !f.isPrefixSymbol else { continue }
       let key: String
       if n.isDerived, let base = table.function(named: n.sourceName, nearestTo: f) {
         key = "\(base.id)"
