@@ -105,6 +105,20 @@ struct LivepatchTests {
     #expect(first.parentSymbol == dups[0].symbolIndex && first.kpatchParent == nil)
   }
 
+  @Test("the text view warns of a child its parent never reaches and of kpatch-build's other choice")
+  func textWarnings() throws {
+    let nobranch = try Fixtures.assemble("livepatch_nobranch.S")
+    let r = try Fixtures.run(Fixtures.orctool, ["livepatch", nobranch])
+    #expect(r.status == 0)
+    #expect(r.stdout.contains("\(nobranch): warning: orctool: r.part.0: no branch from r into it found\n"))
+    #expect(r.stdout.contains("group: r + r.part.0 must be patched together\n"))
+    let dup = try linkedDuplicates(stripFileSymbols: true)
+    let d = try Fixtures.run(Fixtures.orctool, ["livepatch", dup])
+    let warning = d.stdout.split(separator: "\n").filter { $0.contains("kpatch-build would take") }
+    #expect(warning.count == 1)
+    #expect(warning.first?.hasSuffix("warning: orctool: dup.cold: parent is dup (symbol 7), kpatch-build would take dup (symbol 5)") == true)
+  }
+
   @Test("addr2func names children with their parent")
   func addr2func() throws {
     let path = try Fixtures.assemble("livepatch.S")
