@@ -1,0 +1,94 @@
+import ArgumentParser
+import ELF
+import Foundation
+import Kernel
+import Reports
+
+/// `orctool extable FILE...`: the exception tables, with every fixup placed (seed 004).
+struct ExtableCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "extable",
+    abstract: "Decode __ex_table (x86-64, arm64) and check that every fixup lies inside its function.")
+
+  @OptionGroup var generation: GenerationOptions
+  @Option(help: "text or json.") var format: OutputFormat = .text
+  @Flag(help: "List every entry.") var verbose = false
+  @Flag(help: "Print only the totals over all files.") var summary = false
+  @Argument(help: "Objects, modules or vmlinux (x86-64 or arm64).") var files: [String]
+
+  func run() throws {
+    var failed = false
+    var reports: [ExtableReport] = []
+    var text = ""
+    for path in files {
+      switch Self.analyse(path, forced: generation.forced) {
+      case .success(let r):
+        reports.append(r)
+        if format == .text && !summary { text += render(r) }
+      case .failure(let message):
+        printError(message.description)
+        failed = true
+      }
+    }
+    var totals: [String: Int] = ["files": reports.count]
+    for r in reports { for (k, v) in r.summary { totals[k, default: 0] += v } }
+    switch format {
+    case .text:
+      if summary { text = totals.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\n" }.joined() }
+      writeStandardOutput(Array(text.utf8))
+    case .json:
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      let data = summary ? try encoder.encode(totals) : try encoder.encode(reports)
+      writeStandardOutput(Array(data) + [0x0a])
+    }
+    if failed { throw ExitCode.failure }
+  }
+
+  static func analyse(_ path: String, forced: KernelGeneration?) -> Result<ExtableReport, CLIError> {
+    do {
+      let file = try ELFFile(path: path)
+      // The x86 names changed little between generations; arm64's not at all.
+      let gen = forced ?? GenerationDetector.detect(file)?.0 ?? .v6_1
+      return .success(try ExtableReport(file: file, generation: gen))
+    } catch let e as ELFError {
+      return .failure(CLIError(e.description))
+    } catch {
+      return .failure(CLIError("\(path): error: \(error)"))
+    }
+  }
+
+  func render(_ r: ExtableReport) -> String {
+    var out = "\(r.file): \(r.entries.count) entries (\(r.machine), \(r.generation))"
+    let types = r.summary.filter { $0.key.hasPrefix("type.") }.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+    if !types.isEmpty { out += ": " + types.map { "\($0.key.dropFirst(5)) \($0.value)" }.joined(separator: ", ") }
+    let placements = FixupPlacement.allCases.map { p in
+      "\(p.rawValue) \(r.summary["placement." + p.rawValue.replacingOccurrences(of: " ", with: "_"), default: 0])"
+    }
+    out += "; fixups: " + placements.joined(separator: ", ")
+    if let sorted = r.sorted { out += sorted ? "; sorted" : "; NOT sorted (entry \(r.firstUnsorted ?? 0))" }
+    out += "\n"
+    for e in r.entries {
+      if verbose {
+        var h = e.handler.type
+        if let reg = e.handler.register { h += " reg=\(reg)" }
+        if let reg2 = e.handler.register2 { h += ",\(reg2)" }
+        if !e.handler.flags.isEmpty { h += " flags=\(e.handler.flags.joined(separator: "|"))" }
+        if let imm = e.handler.immediate { h += " imm=\(imm)" }
+        out += "  #\(e.index) \(e.insn) -> \(e.fixup) \(h) [\(e.placement.rawValue)]\n"
+      }
+      switch e.placement {
+      case .anonymous:
+        out += "\(r.file): warning: orctool: \(e.insn): exception fixup \(e.fixup) is in anonymous text\n"
+      case .otherFunction:
+        out += "\(r.file): warning: orctool: \(e.insn): exception fixup \(e.fixup) is in another function\n"
+      default: break
+      }
+    }
+    return out
+  }
+}
+
+extension FixupPlacement: CaseIterable {
+  public static let allCases: [FixupPlacement] = [.sameFunction, .sameFamily, .otherFunction, .anonymous]
+}
