@@ -22,7 +22,7 @@ let package = Package(
     .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
     .target(name: "X86", dependencies: ["CZydis"]),
     .target(name: "Program", dependencies: ["ELF", "X86"]),
-    .target(name: "Reports", dependencies: ["ELF", "X86", "Program"]),
+    .target(name: "Reports", dependencies: ["ELF", "X86", "Kernel", "Program"]),
     .target(name: "ORC", dependencies: ["ELF", "Kernel"]),
     .target(
       name: "OrcToolCLI",
@@ -35,7 +35,7 @@ let package = Package(
     .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ORCTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["ELF", "TestSupport"]),
-    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "ELF", "TestSupport"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
   ]
 )

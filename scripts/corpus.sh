@@ -7,10 +7,12 @@ set -euo pipefail
 
 CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 WANT_DBG=0
+WANT_ARM64=0
 for arg in "$@"; do
   case "$arg" in
     --dbg) WANT_DBG=1 ;;
-    *) echo "usage: $0 [--dbg]" >&2; exit 2 ;;
+    --arm64) WANT_ARM64=1 ;;
+    *) echo "usage: $0 [--dbg] [--arm64]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$CACHE/debs"
@@ -28,14 +30,14 @@ for p in libelf1 xz-utils binutils; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$
 
 newest() { apt-cache search --names-only "$1" | awk '{print $1}' | sort -V | tail -n 1; }
 
-fetch() { # fetch PKG -> extracted dir path on stdout
-  local pkg="$1" dir="$CACHE/x/$1"
+fetch() { # fetch PKG[:ARCH] -> extracted dir path on stdout
+  local pkg="$1" base="${1%%:*}" dir="$CACHE/x/${1/:/-}"
   if [ ! -f "$dir/.done" ]; then
     log "downloading $pkg"
     rm -rf "$dir"; mkdir -p "$dir"
-    (cd "$CACHE/debs" && rm -f "${pkg}"_*.deb && apt-get download -qq "$pkg" >&2)
-    dpkg -x "$CACHE"/debs/"${pkg}"_*.deb "$dir"
-    rm -f "$CACHE"/debs/"${pkg}"_*.deb
+    (cd "$CACHE/debs" && rm -f "${base}"_*.deb && apt-get download -qq "$pkg" >&2)
+    dpkg -x "$CACHE"/debs/"${base}"_*.deb "$dir"
+    rm -f "$CACHE"/debs/"${base}"_*.deb
     touch "$dir/.done"
   fi
   echo "$dir"
@@ -78,6 +80,18 @@ elif [ -f "$CACHE/corpus.env" ]; then
   VMLINUX61=$(sed -n 's/^VMLINUX61=//p' "$CACHE/corpus.env")
 fi
 
+MODULES61ARM64=""
+if [ "$WANT_ARM64" = 1 ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "adding the arm64 architecture"; $SUDO dpkg --add-architecture arm64; $SUDO apt-get update -qq >&2
+  fi
+  IMGARM=$(newest '^linux-image-6\.1\.0-[0-9]+-cloud-arm64-unsigned$')
+  DA=$(fetch "$IMGARM:arm64")
+  MODULES61ARM64=$(ls -d "$DA"/lib/modules/*/kernel | head -n 1)
+elif [ -f "$CACHE/corpus.env" ]; then
+  MODULES61ARM64=$(sed -n 's/^MODULES61ARM64=//p' "$CACHE/corpus.env")
+fi
+
 cat > "$CACHE/corpus.env" <<ENV
 CORPUS=$CACHE
 MODULES61=$M61
@@ -85,6 +99,7 @@ MODULES612=$(ls -d "$M612"/*/kernel | head -n 1)
 OBJTOOL61=$OBJTOOL61
 OBJTOOL612=$OBJTOOL612
 VMLINUX61=$VMLINUX61
+MODULES61ARM64=$MODULES61ARM64
 ENV
 log "ready: $CACHE/corpus.env"
 cat "$CACHE/corpus.env" >&2

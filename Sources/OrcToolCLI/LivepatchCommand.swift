@@ -1,6 +1,7 @@
 import ArgumentParser
 import ELF
 import Foundation
+import Kernel
 import Program
 import Reports
 
@@ -113,6 +114,7 @@ struct Addr2FuncCommand: ParsableCommand {
       let elf = try ELFFile(path: file)
       let table = try FunctionTable(file: elf)
       let sub = Subfunctions(table: table, code: try CodeReader(table: table))
+      let extable = try ExceptionTable(file: elf)
       var out = ""
       var unresolved = false
       for a in addresses {
@@ -120,8 +122,17 @@ struct Addr2FuncCommand: ParsableCommand {
           throw CLIError("\(file): error: cannot read address '\(a)'")
         }
         guard let f = table.function(containing: offset, in: section) else {
-          out += "\(a): ?\n"
-          unresolved = true
+          // Anonymous fixup text maps back through __ex_table to the function it serves (seed 004).
+          let serving = extable.entries.filter { $0.fixup.section == section && $0.fixup.offset <= offset }
+            .max { $0.fixup.offset < $1.fixup.offset }
+          if let e = serving, let g = table.function(containing: e.insn.offset, in: e.insn.section) {
+            let name = elf.sections[section].name
+            out += "\(a): \(name)+0x\(String(offset, radix: 16)) (fixup text for "
+            out += "\(g.name)+0x\(String(e.insn.offset - g.offset, radix: 16)), via __ex_table)\n"
+          } else {
+            out += "\(a): ?\n"
+            unresolved = true
+          }
           continue
         }
         out += "\(a): \(f.name)+0x\(String(offset - f.offset, radix: 16))/0x\(String(f.size, radix: 16))"
