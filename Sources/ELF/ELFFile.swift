@@ -162,7 +162,7 @@ public final class ELFFile: Sendable {
 
   /// The string table in `section`.
   public func stringTable(_ section: Section) -> StringTable {
-    StringTable(view: contents(of: section), path: path)
+    StringTable(view: contents(of: section), path: path, owner: source)
   }
 
   /// The symbol table in `section` (`SHT_SYMTAB`), with the string table its
@@ -186,7 +186,7 @@ public final class ELFFile: Sendable {
     }
     return SymbolTable(section: section, strings: stringTable(strtab),
                        count: view.count / SymbolTable.entrySize, view: view,
-                       extendedIndices: ext, path: path)
+                       extendedIndices: ext, path: path, owner: source)
   }
 
   /// The file's `.symtab`, if it has one.
@@ -197,7 +197,7 @@ public final class ELFFile: Sendable {
 
   /// The relocations in `section` (`SHT_RELA`).
   public func relocations(_ section: Section) throws(ELFError) -> RelocationTable {
-    try RelocationTable(section: section, view: contents(of: section), path: path)
+    try RelocationTable(section: section, view: contents(of: section), path: path, owner: source)
   }
 
   /// The name of `symbol`: its own name, or for an `STT_SECTION` symbol the section's.

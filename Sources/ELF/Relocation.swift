@@ -18,11 +18,13 @@ public struct RelocationTable: Sendable {
   public let count: Int
   let view: ByteView
   let path: String
+  /// Keeps the bytes `view` points into alive.
+  let owner: MappedFile
 
   /// The size of one `Elf64_Rela`.
   public static let entrySize = 24
 
-  init(section: Section, view: ByteView, path: String) throws(ELFError) {
+  init(section: Section, view: ByteView, path: String, owner: MappedFile) throws(ELFError) {
     guard view.count % Self.entrySize == 0 else {
       throw ELFError(.badSectionSize(section: section.name, size: UInt64(view.count),
                                      entrySize: UInt64(Self.entrySize)),
@@ -31,6 +33,7 @@ public struct RelocationTable: Sendable {
     self.section = section
     self.view = view
     self.path = path
+    self.owner = owner
     self.count = view.count / Self.entrySize
   }
 

@@ -2,11 +2,14 @@
 public struct StringTable: Sendable {
   let view: ByteView
   let path: String
+  /// Keeps the bytes `view` points into alive.
+  let owner: MappedFile?
 
-  /// The table over `view`; `path` labels errors.
-  public init(view: ByteView, path: String) {
+  /// The table over `view`; `path` labels errors; `owner` holds the bytes.
+  public init(view: ByteView, path: String, owner: MappedFile? = nil) {
     self.view = view
     self.path = path
+    self.owner = owner
   }
 
   /// The size of the table in bytes.

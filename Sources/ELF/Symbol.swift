@@ -40,6 +40,8 @@ public struct SymbolTable: Sendable {
   let view: ByteView
   let extendedIndices: ByteView?
   let path: String
+  /// Keeps the bytes the views point into alive.
+  let owner: MappedFile
 
   /// The size of one `Elf64_Sym`.
   public static let entrySize = 24

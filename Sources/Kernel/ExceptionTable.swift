@@ -58,44 +58,20 @@ public struct ExceptionTable: Sendable {
     let count = Int(section.size) / ExceptionTableEntry.size
     var entries: [ExceptionTableEntry] = []
     entries.reserveCapacity(count)
-    if file.fileType == .relocatable {
-      // Each relative field carries a PC-relative relocation: the place is symbol + addend.
-      var places: [UInt64: SectionPlace] = [:]
-      if let rela = file.sections.first(where: { $0.type == .rela && Int($0.info) == section.index }) {
-        let rel = try file.relocations(rela)
-        let symbols = try file.symbolTable(try file.section(at: Int(rela.link), referencedAt: rela.headerOffset + 40))
-        for i in 0..<rel.count {
-          let s = try rel.symbol(of: i, in: symbols)
-          guard s.isDefined else { continue }
-          places[rel[i].offset] = SectionPlace(
-            section: s.sectionIndex, offset: UInt64(bitPattern: Int64(bitPattern: s.value) &+ rel[i].addend))
-        }
+    let fields = try RelativeFields(file: file, section: section)
+    let linked = file.fileType != .relocatable
+    for i in 0..<count {
+      let b = i * ExceptionTableEntry.size
+      guard let insn = fields.place(at: b, view: view), let fixup = fields.place(at: b + 4, view: view) else {
+        throw ELFError(.malformed("__ex_table entry \(i) points outside the file's sections"),
+                       path: file.path, offset: section.offset + UInt64(b))
       }
-      for i in 0..<count {
-        let base = UInt64(i * ExceptionTableEntry.size)
-        guard let insn = places[base], let fixup = places[base + 4] else {
-          throw ELFError(.malformed("__ex_table entry \(i) has no relocation for its insn or fixup field"),
-                         path: file.path, offset: section.offset + base)
-        }
-        entries.append(ExceptionTableEntry(index: i, insn: insn, fixup: fixup, insnAddress: nil, fixupAddress: nil,
-                                           rawData: view.load(UInt32.self, at: Int(base) + 8)))
-      }
-    } else {
-      let sections = file.sections.filter { $0.flags.contains(.alloc) && $0.size > 0 }
-      func place(_ address: UInt64) -> SectionPlace {
-        for s in sections where address >= s.address && address - s.address < s.size {
-          return SectionPlace(section: s.index, offset: address - s.address)
-        }
-        return SectionPlace(section: 0, offset: address)
-      }
-      for i in 0..<count {
-        let b = i * ExceptionTableEntry.size
-        let field = section.address + UInt64(b)
-        let insn = field &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b)))
-        let fixup = field &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b + 4)))
-        entries.append(ExceptionTableEntry(index: i, insn: place(insn), fixup: place(fixup), insnAddress: insn,
-                                           fixupAddress: fixup, rawData: view.load(UInt32.self, at: b + 8)))
-      }
+      let field = section.address + UInt64(b)
+      entries.append(ExceptionTableEntry(
+        index: i, insn: insn, fixup: fixup,
+        insnAddress: linked ? field &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b))) : nil,
+        fixupAddress: linked ? field &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b + 4))) : nil,
+        rawData: view.load(UInt32.self, at: b + 8)))
     }
     self.entries = entries
   }

@@ -46,16 +46,12 @@ struct ExtableCommand: ParsableCommand {
   }
 
   static func analyse(_ path: String, forced: KernelGeneration?) -> Result<ExtableReport, CLIError> {
-    do {
+    Result(catching: { () throws(ELFError) -> ExtableReport in
       let file = try ELFFile(path: path)
       // The x86 names changed little between generations; arm64's not at all.
       let gen = forced ?? GenerationDetector.detect(file)?.0 ?? .v6_1
-      return .success(try ExtableReport(file: file, generation: gen))
-    } catch let e as ELFError {
-      return .failure(CLIError(e.description))
-    } catch {
-      return .failure(CLIError("\(path): error: \(error)"))
-    }
+      return try ExtableReport(file: file, generation: gen)
+    }).mapError { CLIError($0.description) }
   }
 
   func render(_ r: ExtableReport) -> String {

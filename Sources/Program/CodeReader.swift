@@ -70,7 +70,7 @@ public struct CodeReader: Sendable {
   }
 
   /// The relocation at `offset` of `section`, for an object.
-  func relocation(in section: Int, at offset: UInt64) -> Relocation? {
+  public func relocation(in section: Int, at offset: UInt64) -> Relocation? {
     guard let r = relocations[section] else { return nil }
     var lo = 0
     var hi = r.offsets.count

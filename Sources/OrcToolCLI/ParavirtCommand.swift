@@ -1,0 +1,90 @@
+import ArgumentParser
+import ELF
+import Foundation
+import Kernel
+import Reports
+
+/// `orctool paravirt FILE...`: paravirt patch sites checked (seeds 001, 002).
+struct ParavirtCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "paravirt",
+    abstract: "Check .parainstructions sites (6.1): pv_ops slot, call form, length, alternatives at the site.")
+
+  @OptionGroup var generation: GenerationOptions
+  @Option(help: "A vmlinux whose .BTF names the pv_ops slots (a vmlinux names its own).") var btf: String?
+  @Option(help: "text or json.") var format: OutputFormat = .text
+  @Flag(help: "List every site.") var verbose = false
+  @Flag(help: "Print only the totals over all files.") var summary = false
+  @Argument(help: "Objects, modules or vmlinux.") var files: [String]
+
+  func run() throws {
+    var failed = false
+    var base: BTF? = nil
+    if let btf {
+      switch Result(catching: { () throws(ELFError) -> BTF in try BTF(file: try ELFFile(path: btf)) }) {
+      case .success(let b): base = b
+      case .failure(let e):
+        printError(e.description)
+        throw ExitCode.failure
+      }
+    }
+    var reports: [ParavirtReport] = []
+    var text = ""
+    for path in files {
+      switch Self.analyse(path, forced: generation.forced, base: base, baseSource: btf) {
+      case .success(let r):
+        reports.append(r)
+        if format == .text && !summary { text += render(r) }
+      case .failure(let e):
+        printError(e.description)
+        failed = true
+      }
+    }
+    var totals: [String: Int] = ["files": reports.count]
+    for r in reports { for (k, v) in r.summary { totals[k, default: 0] += v } }
+    switch format {
+    case .text:
+      if summary { text = totals.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\n" }.joined() }
+      writeStandardOutput(Array(text.utf8))
+    case .json:
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      let data = summary ? try encoder.encode(totals) : try encoder.encode(reports)
+      writeStandardOutput(Array(data) + [0x0a])
+    }
+    if failed { throw ExitCode.failure }
+  }
+
+  static func analyse(_ path: String, forced: KernelGeneration?, base: BTF?, baseSource: String?)
+    -> Result<ParavirtReport, CLIError>
+  {
+    Result(catching: { () throws(ELFError) -> ParavirtReport in
+      let file = try ELFFile(path: path)
+      let gen = forced ?? GenerationDetector.detect(file)?.0 ?? .v6_1
+      var btf = base
+      var source = baseSource
+      if btf == nil, file.fileType != .relocatable, file.section(named: ".BTF") != nil {
+        btf = try BTF(file: file)
+        source = path
+      }
+      return try ParavirtReport(file: file, generation: gen, btf: btf, btfSource: source)
+    }).mapError { CLIError($0.description) }
+  }
+
+  func render(_ r: ParavirtReport) -> String {
+    let s = r.summary
+    var out = "\(r.file): \(r.sites.count) paravirt sites; \(s["with_alternative", default: 0]) with an alternative; "
+    out += "\(s["breaking_an_invariant", default: 0]) breaking an invariant"
+    out += r.btf.map { " (slot names from \($0))\n" } ?? (r.sites.isEmpty ? "\n" : " (no BTF: slots by number; use --btf vmlinux)\n")
+    for site in r.sites {
+      if verbose {
+        out += "  #\(site.index) \(site.site) type=\(site.type)\(site.slot.map { " (\($0))" } ?? "") len=\(site.length): \(site.instruction)\n"
+        for a in site.alternatives {
+          out += "      alternative (feature \(a.feature)\(a.inverted ? ", inverted" : "")): \(a.replacement)\n"
+        }
+      }
+      for p in site.problems { out += "\(r.file): warning: orctool: \(site.site): paravirt site: \(p)\n" }
+    }
+    return out
+  }
+}
