@@ -1,7 +1,7 @@
 # OrcTool. Quick start: `make demo`, `make test` (each installs what it needs first).
 SWIFT ?= swift
 
-.PHONY: all deps build demo test corpus corpus-dbg compare bench format clean
+.PHONY: all deps build demo test corpus corpus-all compare bench figures format clean
 
 all: build
 
@@ -14,11 +14,12 @@ build: deps
 demo: build
 	@bash scripts/demo.sh
 
+# The tests use the -dbg vmlinux too (ORC dump, BTF, paravirt sites): about 280 MB.
 corpus: deps
-	@bash scripts/corpus.sh
-
-corpus-dbg: deps
 	@bash scripts/corpus.sh --dbg
+
+corpus-all: deps
+	@bash scripts/corpus.sh --dbg --arm64
 
 # The tests compare against the real objtool on real Debian modules:
 # fetch them first (cached outside the repository).
@@ -30,6 +31,10 @@ compare: deps
 
 bench: deps
 	@bash scripts/bench-dump.sh
+
+figures: deps
+	@bash scripts/livepatch-figures.sh
+	@bash scripts/special-figures.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -10,6 +10,13 @@ public struct SiteAlternative: Sendable, Codable, Hashable {
   public var replacementLength: Int
   /// The replacement as AT&T text.
   public var replacement: String
+
+  public init(feature: Int, inverted: Bool, replacementLength: Int, replacement: String) {
+    self.feature = feature
+    self.inverted = inverted
+    self.replacementLength = replacementLength
+    self.replacement = replacement
+  }
 }
 
 /// One paravirt patch site, checked against seed 002's invariants.
