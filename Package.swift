@@ -23,11 +23,12 @@ let package = Package(
     .target(name: "X86", dependencies: ["CZydis"]),
     .target(name: "Program", dependencies: ["ELF", "X86"]),
     .target(name: "Reports", dependencies: ["ELF", "X86", "Kernel", "Program"]),
+    .target(name: "Unwind", dependencies: ["ELF", "Kernel", "ORC", "Program"]),
     .target(name: "ORC", dependencies: ["ELF", "Kernel"]),
     .target(
       name: "OrcToolCLI",
       dependencies: [
-        "ELF", "Kernel", "ORC", "Program", "Reports",
+        "ELF", "Kernel", "ORC", "Program", "Reports", "Unwind",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "orctool", dependencies: ["OrcToolCLI"]),

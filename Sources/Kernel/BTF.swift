@@ -218,3 +218,34 @@ public final class BTF: Sendable {
     return out
   }
 }
+
+extension BTF {
+  /// The byte offset of `path` (`thread.sp`, `signal`) in struct `name`,
+  /// looking through anonymous struct and union members as C does.
+  public func offset(of path: String, in name: String) -> Int? {
+    guard let id = find(name, kind: .structure) else { return nil }
+    var current = id
+    var total = 0
+    for part in path.split(separator: ".") {
+      guard let (bits, type) = memberOffset(String(part), in: current) else { return nil }
+      total += bits / 8
+      current = resolve(type)
+    }
+    return total
+  }
+
+  /// The size in bytes of struct `name`.
+  public func size(of name: String) -> Int? {
+    find(name, kind: .structure).flatMap { type($0) }.map { Int($0.sizeOrType) }
+  }
+
+  func memberOffset(_ name: String, in id: Int) -> (bits: Int, type: Int)? {
+    for m in members(of: id) {
+      if m.name == name { return (m.bitOffset, m.type) }
+      if m.name.isEmpty, let inner = memberOffset(name, in: resolve(m.type)) {
+        return (m.bitOffset + inner.bits, inner.type)
+      }
+    }
+    return nil
+  }
+}

@@ -1,0 +1,133 @@
+import ELF
+import Kernel
+import ORC
+import Program
+
+/// One task's trace, symbolized.
+public struct TaskTrace: Sendable, Codable {
+  public var pid: Int32
+  public var comm: String
+  /// The CPU the task ran on, when it was running.
+  public var cpu: Int?
+  /// `func+0xoff/0xsize` per frame (a `.cold` child named as such).
+  public var frames: [String]
+  /// Frame addresses.
+  public var addresses: [UInt64]
+  public var reliable: Bool
+  /// The verdict in words.
+  public var verdict: String
+}
+
+/// A vmlinux and a dump of the kernel it built: tasks, their stacks, their traces.
+public struct DumpSession: Sendable {
+  public let vmlinux: ELFFile
+  public let dump: CoreDump
+  public let memory: KernelMemory
+  public let unwinder: Unwinder
+  public let functions: FunctionTable
+  public let tasks: KernelTasks
+  let frameSize: UInt64
+  let frameBP: UInt64
+  let frameRet: UInt64
+  /// Code symbols that are not `STT_FUNC` (`ret_from_fork`, entry code), by address, as kallsyms has them.
+  let codeLabels: [(address: UInt64, name: String)]
+
+  /// Opens `vmlinux` (with symbols, `.BTF` and ORC) and the QEMU dump `core`.
+  public init(vmlinux path: String, core: String, generation forced: KernelGeneration? = nil) throws(ELFError) {
+    vmlinux = try ELFFile(path: path)
+    dump = try CoreDump(path: core)
+    let generation = forced ?? GenerationDetector.detect(vmlinux)?.0 ?? .v6_1
+    guard let table = try ORCTable.load(from: vmlinux, generation: generation) else {
+      throw ELFError(.missingSection(".orc_unwind"), path: path, offset: 0)
+    }
+    functions = try FunctionTable(file: vmlinux)
+    var symbols: [String: UInt64] = [:]
+    for i in 0..<functions.symbols.count {
+      let s = try functions.symbols.symbol(at: i)
+      guard s.isDefined, let name = try? functions.symbols.name(of: s), KernelTasks.symbolNames.contains(name) else {
+        continue
+      }
+      if symbols[name] == nil { symbols[name] = s.value }
+    }
+    // KASLR: VMCOREINFO's KERNELOFFSET shifts every vmlinux address (0 with nokaslr).
+    let slide = dump.vmcoreNumber("KERNELOFFSET", hex: true) ?? 0
+    for (k, v) in symbols { symbols[k] = v &+ slide }
+    memory = try KernelMemory(dump: dump, initTopPgt: symbols["init_top_pgt"])
+    let text = vmlinux.sections.filter { $0.flags.contains(.execInstr) && $0.flags.contains(.alloc) && $0.size > 0 }
+      .map { $0.address..<($0.address + $0.size) }
+    let textEnd = text.map(\.upperBound).max()
+    unwinder = Unwinder(lookup: ORCLookup(table: table, textEnd: textEnd), text: text)
+    var labels: [(UInt64, String)] = []
+    let execSections = Set(vmlinux.sections.filter { $0.flags.contains(.execInstr) }.map(\.index))
+    for i in 0..<functions.symbols.count {
+      let s = try functions.symbols.symbol(at: i)
+      guard s.type == .notype, s.isDefined, execSections.contains(s.sectionIndex),
+        let name = try? functions.symbols.name(of: s), !name.isEmpty, !name.hasPrefix(".L")
+      else { continue }
+      labels.append((s.value, name))
+    }
+    codeLabels = labels.sorted { $0.0 < $1.0 }
+    let btf = try BTF(file: vmlinux)
+    tasks = try KernelTasks(symbols: symbols, btf: btf, memory: memory, cpus: dump.cpus.count)
+    frameSize = UInt64(btf.size(of: "inactive_task_frame") ?? 56)
+    frameBP = UInt64(btf.offset(of: "bp", in: "inactive_task_frame") ?? 40)
+    frameRet = UInt64(btf.offset(of: "ret_addr", in: "inactive_task_frame") ?? 48)
+  }
+
+  /// The trace of `task`: from its CPU's registers when it was running,
+  /// else from the `inactive_task_frame` that `__switch_to_asm` left.
+  public func trace(_ task: KernelTask) -> TaskTrace {
+    var stacks = [task.stack..<(task.stack + KernelTasks.threadSize)]
+    let trace: UnwindTrace
+    if let cpu = task.cpu, cpu < dump.cpus.count {
+      let r = dump.cpus[cpu]
+      if cpu < tasks.irqStackTops.count {
+        let top = tasks.irqStackTops[cpu]
+        stacks.append((top - KernelTasks.irqStackSize)..<top)
+      }
+      if r.isUserMode {
+        return TaskTrace(pid: task.pid, comm: task.comm, cpu: cpu, frames: [], addresses: [], reliable: true,
+                         verdict: UnwindEnd.userMode.description + " (running in user mode)")
+      }
+      trace = unwinder.unwind(
+        ip: r.ip, sp: r.sp, bp: r.bp, signal: true,
+        startRegisters: [16: r.r13, 32: r.bp, 56: r.r10, 96: r.dx, 112: r.di],
+        stacks: stacks, memory: memory)
+    } else {
+      let frame = task.threadSP
+      guard let ret = memory.u64(frame + frameRet), let bp = memory.u64(frame + frameBP) else {
+        return TaskTrace(pid: task.pid, comm: task.comm, cpu: nil, frames: [], addresses: [], reliable: false,
+                         verdict: "unreliable: can't read the task's switch frame at 0x\(String(frame, radix: 16))")
+      }
+      trace = unwinder.unwind(ip: ret, sp: frame + frameSize, bp: bp, signal: false, stacks: stacks, memory: memory)
+    }
+    return TaskTrace(pid: task.pid, comm: task.comm, cpu: task.cpu, frames: trace.frames.map(symbolize),
+                     addresses: trace.frames.map(\.ip), reliable: trace.end.isReliable,
+                     verdict: trace.end.description)
+  }
+
+  /// `func+0xoff/0xsize` of a frame, as the kernel's `%pB` prints it: a
+  /// return address is looked up at `ip - 1` (the call may be a function's
+  /// last instruction), the offset is of `ip` itself.
+  public func symbolize(_ frame: UnwindFrame) -> String {
+    let lookupAddress = frame.isSignal ? frame.ip : frame.ip &- 1
+    if let place = functions.place(ofAddress: lookupAddress),
+      let f = functions.function(containing: place.offset, in: place.section)
+    {
+      return "\(f.name)+0x\(String(frame.ip &- f.value, radix: 16))/0x\(String(f.size, radix: 16))"
+    }
+    // Code without a function symbol: the nearest preceding label, sized to the next one.
+    var lo = 0
+    var hi = codeLabels.count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if codeLabels[mid].address <= lookupAddress { lo = mid + 1 } else { hi = mid }
+    }
+    guard lo > 0 else { return "0x" + String(frame.ip, radix: 16) }
+    let label = codeLabels[lo - 1]
+    var next = lo
+    while next < codeLabels.count && codeLabels[next].address == label.address { next += 1 }
+    let size = next < codeLabels.count ? codeLabels[next].address - label.address : 0
+    return "\(label.name)+0x\(String(frame.ip &- label.address, radix: 16))/0x\(String(size, radix: 16))"
+  }
+}

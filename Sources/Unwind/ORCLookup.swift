@@ -1,0 +1,63 @@
+import ELF
+import Kernel
+import ORC
+
+/// The ORC table of a linked image, sorted by address, with the kernel's
+/// lookup index (`orc_lookup`, arch/x86/kernel/unwind_orc.c): one slot per
+/// 256-byte block of text that narrows the binary search to a few entries.
+public struct ORCLookup: Sendable {
+  /// The entry layout.
+  public let layout: ORCLayout
+  /// Entry addresses, ascending.
+  public let addresses: [UInt64]
+  /// Entries, in the order of `addresses`.
+  public let entries: [ORCEntry]
+  /// `blocks[i]`: the index of the last entry at or before `textStart + i * blockSize`.
+  let blocks: [Int32]
+  /// The start of the indexed range (the first entry's address, rounded down).
+  public let textStart: UInt64
+  /// The end of the indexed range.
+  public let textEnd: UInt64
+
+  /// `LOOKUP_BLOCK_SIZE` (`arch/x86/include/asm/orc_lookup.h`).
+  public static let blockSize: UInt64 = 256
+
+  /// The lookup of `table` (a linked image's `.orc_unwind` and `.orc_unwind_ip`).
+  public init(table: ORCTable, textEnd: UInt64? = nil) {
+    layout = table.layout
+    var order = Array(0..<table.count)
+    let raw = order.map { table.address($0) }
+    order.sort { raw[$0] < raw[$1] || (raw[$0] == raw[$1] && $0 < $1) }
+    addresses = order.map { raw[$0] }
+    entries = order.map { table.entry($0) }
+    textStart = (addresses.first ?? 0) & ~(Self.blockSize - 1)
+    self.textEnd = textEnd ?? ((addresses.last ?? 0) + 1)
+    var blocks: [Int32] = []
+    if !addresses.isEmpty {
+      let count = Int((self.textEnd - textStart + Self.blockSize - 1) / Self.blockSize) + 1
+      blocks.reserveCapacity(count)
+      var i = 0
+      for b in 0..<count {
+        let start = textStart + UInt64(b) * Self.blockSize
+        while i + 1 < addresses.count && addresses[i + 1] <= start { i += 1 }
+        blocks.append(Int32(i))
+      }
+    }
+    self.blocks = blocks
+  }
+
+  /// The entry for `ip`: the last one at or before it, or nil outside the table.
+  public func entry(for ip: UInt64) -> ORCEntry? {
+    guard !addresses.isEmpty, ip >= addresses[0], ip < textEnd else { return nil }
+    let block = Int((ip - textStart) / Self.blockSize)
+    var lo = Int(blocks[block])
+    var hi = block + 1 < blocks.count ? Int(blocks[block + 1]) + 1 : addresses.count
+    hi = min(hi, addresses.count)
+    // The last index in lo..<hi with addresses[index] <= ip.
+    while lo + 1 < hi {
+      let mid = (lo + hi) / 2
+      if addresses[mid] <= ip { lo = mid } else { hi = mid }
+    }
+    return addresses[lo] <= ip ? entries[lo] : nil
+  }
+}
