@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Compare `orctool unwind` with drgn and with the kernel's own sysrq-t traces.
+
+usage: unwind-compare.py OURS.json DRGN.txt CONSOLE.log VMLINUX
+
+OURS.json   `orctool unwind --all --format json`
+DRGN.txt    scripts/drgn-traces.py output (drgn's non-inline frames, by PC)
+CONSOLE.log the serial console with the kernel's sysrq-t output
+VMLINUX     to turn the kernel's `sym+0xoff` lines into addresses
+
+Frames are compared by address. drgn's user-space frames (below the kernel
+half) are dropped; the kernel's `? ` lines (guesses) and register lines too.
+Prints per-task differences and the counts.
+"""
+import json
+import re
+import subprocess
+import sys
+
+KERNEL_HALF = 0xFFFF800000000000
+
+
+def read_drgn(path):
+    tasks, cur = {}, None
+    for line in open(path, errors="replace"):
+        line = line.rstrip("\n")
+        if line.startswith("task "):
+            _, pid, *comm = line.split(" ")
+            cur = tasks.setdefault(int(pid), {"comm": " ".join(comm), "pcs": [], "error": None})
+        elif cur is not None and line.startswith("#"):
+            pc = int(line.split()[1], 16)
+            if pc >= KERNEL_HALF:
+                cur["pcs"].append(pc)
+        elif cur is not None and line.startswith("error:"):
+            cur["error"] = line
+    return tasks
+
+
+def symbol_addresses(vmlinux):
+    out = subprocess.run(["nm", vmlinux], capture_output=True, text=True, check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            table.setdefault(parts[2], []).append(int(parts[0], 16))
+    return table
+
+
+def read_console(path, symbols):
+    """sysrq-t: `task:COMM state:... pid:N`, then frames until `</TASK>`."""
+    tasks, cur = {}, None
+    head = re.compile(r"task:(\S+)\s+state:.*\spid:\s*(\d+)")
+    frame = re.compile(r"^\s*([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x[0-9a-f]+")
+    for raw in open(path, errors="replace"):
+        line = re.sub(r"^\[\s*[0-9.]+\]\s?", "", raw.rstrip("\n"))
+        m = head.search(line)
+        if m:
+            cur = tasks.setdefault(int(m.group(2)), {"comm": m.group(1), "addrs": []})
+            continue
+        if cur is None:
+            continue
+        if "</TASK>" in line:
+            cur = None
+            continue
+        if line.lstrip().startswith("?"):
+            continue
+        f = frame.match(line)
+        if f:
+            cands = [a + int(f.group(2), 16) for a in symbols.get(f.group(1), [])]
+            cur["addrs"].append(cands)
+    return tasks
+
+
+def main(argv):
+    ours_path, drgn_path, console_path, vmlinux = argv[1:5]
+    ours = {}
+    for t in json.load(open(ours_path)):
+        ours.setdefault(t["pid"], []).append(t)
+    drgn = read_drgn(drgn_path)
+    console = read_console(console_path, symbol_addresses(vmlinux))
+
+    same_drgn = diff_drgn = 0
+    for pid, d in sorted(drgn.items()):
+        mine = [t for t in ours.get(pid, []) if t.get("cpu") is None] or ours.get(pid, [])
+        if not mine:
+            print(f"drgn: task {pid} {d['comm']}: not found by orctool")
+            diff_drgn += 1
+            continue
+        pcs = mine[0]["addresses"]
+        if pcs == d["pcs"]:
+            same_drgn += 1
+        else:
+            diff_drgn += 1
+            print(f"drgn: task {pid} {d['comm']}: orctool {[hex(p) for p in pcs]} drgn {[hex(p) for p in d['pcs']]}")
+    same_k = diff_k = 0
+    for pid, k in sorted(console.items()):
+        mine = ours.get(pid)
+        if not mine:
+            print(f"kernel: task {pid} {k['comm']}: not in the dump (exited before it)")
+            diff_k += 1
+            continue
+        pcs = mine[0]["addresses"]
+        ok = len(pcs) == len(k["addrs"]) and all(p in c for p, c in zip(pcs, k["addrs"]))
+        if ok:
+            same_k += 1
+        else:
+            diff_k += 1
+            print(f"kernel: task {pid} {k['comm']}: orctool {mine[0]['frames']} kernel {len(k['addrs'])} frames")
+    print(f"orctool vs drgn 0.3.0: {same_drgn}/{same_drgn + diff_drgn} tasks identical (drgn's kernel frames, by PC)")
+    print(f"orctool vs the kernel's sysrq-t: {same_k}/{same_k + diff_k} tasks identical (lines without '?')")
+    idle = [t for ts in ours.values() for t in ts if t["pid"] == 0]
+    print(f"idle tasks (neither drgn nor sysrq-t shows them): {len(idle)}, verdicts: "
+          + ", ".join(sorted({t['verdict'] for t in idle})))
+    verdicts = {}
+    for ts in ours.values():
+        for t in ts:
+            verdicts[t["verdict"]] = verdicts.get(t["verdict"], 0) + 1
+    for v, n in sorted(verdicts.items(), key=lambda x: -x[1]):
+        print(f"  {n:4d}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
