@@ -1,7 +1,7 @@
 # OrcTool. Quick start: `make demo`, `make test` (each installs what it needs first).
 SWIFT ?= swift
 
-.PHONY: all deps build demo test corpus corpus-all compare bench figures format clean
+.PHONY: all deps build demo test corpus corpus-all dump unwind-check compare bench figures format clean
 
 all: build
 
@@ -23,14 +23,22 @@ corpus-all: deps
 
 # The tests compare against the real objtool on real Debian modules:
 # fetch them first (cached outside the repository).
-test: build corpus
-	ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
+# A QEMU dump of the 6.1 kernel for the unwinder's tests (made once, cached).
+DUMP ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/dump
+dump: corpus
+	@test -f "$(DUMP)/vmcore" -a -f "$(DUMP)/drgn.txt" || bash scripts/qemu-dump.sh "$(DUMP)"
+
+test: build corpus dump
+	ORCTOOL_DUMP="$(DUMP)" ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
 
 compare: deps
 	@bash scripts/compare-dump.sh --dbg
 
 bench: deps
 	@bash scripts/bench-dump.sh
+
+unwind-check: deps
+	@bash scripts/unwind-check.sh
 
 figures: deps
 	@bash scripts/livepatch-figures.sh

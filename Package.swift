@@ -37,6 +37,7 @@ let package = Package(
     .testTarget(name: "ORCTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "Kernel", "ELF", "TestSupport"]),
+    .testTarget(name: "UnwindTests", dependencies: ["Unwind", "ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
   ]
 )

@@ -24,12 +24,16 @@ public struct ORCLookup: Sendable {
 
   /// The lookup of `table` (a linked image's `.orc_unwind` and `.orc_unwind_ip`).
   public init(table: ORCTable, textEnd: UInt64? = nil) {
-    layout = table.layout
-    var order = Array(0..<table.count)
-    let raw = order.map { table.address($0) }
-    order.sort { raw[$0] < raw[$1] || (raw[$0] == raw[$1] && $0 < $1) }
-    addresses = order.map { raw[$0] }
-    entries = order.map { table.entry($0) }
+    self.init(layout: table.layout, addresses: (0..<table.count).map { table.address($0) },
+              entries: (0..<table.count).map { table.entry($0) }, textEnd: textEnd)
+  }
+
+  /// A lookup over `entries` at `addresses` (any order); the last covers up to `textEnd`.
+  public init(layout: ORCLayout, addresses unsorted: [UInt64], entries unsortedEntries: [ORCEntry], textEnd: UInt64? = nil) {
+    self.layout = layout
+    let order = unsorted.indices.sorted { unsorted[$0] < unsorted[$1] || (unsorted[$0] == unsorted[$1] && $0 < $1) }
+    addresses = order.map { unsorted[$0] }
+    entries = order.map { unsortedEntries[$0] }
     textStart = (addresses.first ?? 0) & ~(Self.blockSize - 1)
     self.textEnd = textEnd ?? ((addresses.last ?? 0) + 1)
     var blocks: [Int32] = []
