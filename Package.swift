@@ -24,11 +24,12 @@ let package = Package(
     .target(name: "Program", dependencies: ["ELF", "X86"]),
     .target(name: "Reports", dependencies: ["ELF", "X86", "Kernel", "Program"]),
     .target(name: "Unwind", dependencies: ["ELF", "Kernel", "ORC", "Program"]),
+    .target(name: "Validation", dependencies: ["ELF", "X86", "Kernel", "Program", "ORC"]),
     .target(name: "ORC", dependencies: ["ELF", "Kernel"]),
     .target(
       name: "OrcToolCLI",
       dependencies: [
-        "ELF", "Kernel", "ORC", "Program", "Reports", "Unwind",
+        "ELF", "Kernel", "ORC", "Program", "Reports", "Unwind", "Validation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "orctool", dependencies: ["OrcToolCLI"]),

@@ -3,11 +3,11 @@ import CZydis
 /// An x86-64 decoder (Zydis, without operand decoding: the fast path the
 /// architecture notes measured) that classifies what control flow needs.
 public struct X86Decoder: @unchecked Sendable {
-  private var decoder = ZydisDecoder()
+  var zydis = ZydisDecoder()
 
   /// A 64-bit long-mode decoder.
   public init() {
-    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)
+    ZydisDecoderInit(&zydis, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)
   }
 
   /// Decodes the instruction at `offset` in `bytes`, or nil when the bytes there are not one.
@@ -15,7 +15,7 @@ public struct X86Decoder: @unchecked Sendable {
     guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
     var insn = ZydisDecodedInstruction()
     var context = ZydisDecoderContext()
-    let status = withUnsafePointer(to: decoder) { d in
+    let status = withUnsafePointer(to: zydis) { d in
       ZydisDecoderDecodeInstruction(d, &context, base + offset, bytes.count - offset, &insn)
     }
     guard status & 0x8000_0000 == 0 else { return nil }  // ZYAN_SUCCESS: the error bit is clear

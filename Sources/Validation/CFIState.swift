@@ -1,0 +1,55 @@
+/// A CFI base (objtool's `CFI_*` numbering, tools/objtool/arch/x86/include/arch/cfi_regs.h
+/// and include/objtool/cfi.h): registers 0–15 in x86 encoding order, then
+/// the pseudo-bases.
+public enum CFIBase {
+  public static let undefined: Int8 = -1
+  public static let cfa: Int8 = -2
+  public static let spIndirect: Int8 = -3
+  public static let bpIndirect: Int8 = -4
+  public static let sp: Int8 = 4
+  public static let bp: Int8 = 5
+  public static let dx: Int8 = 2
+  public static let di: Int8 = 7
+  public static let r10: Int8 = 10
+  public static let r13: Int8 = 13
+}
+
+/// `struct cfi_reg`: where a value lives, relative to a base.
+public struct CFIReg: Hashable, Sendable {
+  public var base: Int8
+  public var offset: Int32
+  public init(_ base: Int8, _ offset: Int32) {
+    self.base = base
+    self.offset = offset
+  }
+  public static let undefined = CFIReg(CFIBase.undefined, 0)
+}
+
+/// `struct cfi_state`: the stack state at an instruction.
+public struct CFIState: Hashable, Sendable {
+  /// Where the canonical frame address is.
+  public var cfa: CFIReg
+  /// Where each callee-saved register (and `CFI_RA`) was saved.
+  public var regs: [CFIReg]
+  /// Values of registers that hold stack addresses (`mov %rsp, %reg`).
+  public var vals: [CFIReg]
+  public var stackSize: Int32 = 0
+  public var drapReg: Int8 = CFIBase.undefined
+  public var drapOffset: Int32 = 0
+  public var drap = false
+  public var bpScratch = false
+  /// `end`: the unwinder should stop here (6.1 hints).
+  public var end = false
+  /// The unwind hint type (`UNWIND_HINT_TYPE_CALL` 0 …).
+  public var type: UInt8 = 0
+
+  /// `initial_func_cfi`: at a function's entry the CFA is SP+8 and the return address at CFA-8.
+  public static let initialFunction: CFIState = {
+    var regs = Array(repeating: CFIReg.undefined, count: 17)
+    regs[16] = CFIReg(CFIBase.cfa, -8)
+    return CFIState(cfa: CFIReg(CFIBase.sp, 8), regs: regs, vals: Array(repeating: .undefined, count: 16))
+  }()
+
+  /// `arch_callee_saved_reg()`: BX, BP, R12–R15.
+  static func isCalleeSaved(_ reg: UInt8) -> Bool { [3, 5, 12, 13, 14, 15].contains(reg) }
+}

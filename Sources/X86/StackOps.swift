@@ -1,0 +1,239 @@
+import CZydis
+
+/// objtool's instruction types (`enum insn_type`, tools/objtool/include/objtool/arch.h).
+public enum InsnType: UInt8, Sendable {
+  case other, call, callDynamic, jumpConditional, jumpUnconditional, jumpDynamic, jumpDynamicConditional
+  case `return`, contextSwitch, bug, nop, stac, clac, std, cld, trap, endbr
+}
+
+/// A register in objtool's CFI numbering (`CFI_AX` … `CFI_R15`, x86 encoding order).
+public enum CFIRegister {
+  public static let ax: UInt8 = 0, cx: UInt8 = 1, dx: UInt8 = 2, bx: UInt8 = 3, sp: UInt8 = 4, bp: UInt8 = 5
+  public static let si: UInt8 = 6, di: UInt8 = 7, r8: UInt8 = 8, r10: UInt8 = 10, r13: UInt8 = 13, r15: UInt8 = 15
+  /// `CFI_RA`: the return address "register".
+  public static let ra: UInt8 = 16
+  /// The number of tracked registers (`CFI_NUM_REGS`).
+  public static let count = 17
+}
+
+/// One effect of an instruction on the stack (`struct stack_op`).
+public struct StackOp: Sendable, Hashable {
+  public enum SourceType: UInt8, Sendable { case reg, regIndirect, const, pop, popf, add, and }
+  public enum DestinationType: UInt8, Sendable { case reg, regIndirect, push, pushf, mem }
+  public var destType: DestinationType
+  public var destReg: UInt8 = 0
+  public var destOffset: Int64 = 0
+  public var srcType: SourceType
+  public var srcReg: UInt8 = 0
+  public var srcOffset: Int64 = 0
+}
+
+/// An instruction as objtool's x86 decoder sees it (arch/x86/decode.c):
+/// length, type, immediate and stack operations.
+public struct DecodedInsn: Sendable {
+  public var length: Int
+  public var type: InsnType
+  /// The first immediate, sign-extended (a branch's displacement).
+  public var immediate: Int64
+  public var ops: [StackOp]
+}
+
+extension X86Decoder {
+  /// Decodes the instruction at `offset` with objtool's classification; nil if the bytes do not decode.
+  /// `inFunction` says whether an STT_FUNC symbol covers it (IRET to self in `sync_core()`).
+  public func decodeForStack(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: Bool) -> DecodedInsn? {
+    guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
+    var insn = ZydisDecodedInstruction()
+    var context = ZydisDecoderContext()
+    let status = withUnsafePointer(to: self.zydis) { d in
+      ZydisDecoderDecodeInstruction(d, &context, base + offset, bytes.count - offset, &insn)
+    }
+    guard status & 0x8000_0000 == 0 else { return nil }
+    var out = DecodedInsn(length: Int(insn.length), type: .other, immediate: 0, ops: [])
+    let raw = insn.raw
+    // The first immediate, sign-extended from its size as the kernel's decoder stores it.
+    var imm: Int64 = 0
+    if raw.imm.0.size > 0 {
+      let bits = Int64(raw.imm.0.size)
+      let v = Int64(bitPattern: raw.imm.0.value.u)
+      imm = bits >= 64 ? v : (v << (64 - bits)) >> (64 - bits)
+    }
+    out.immediate = imm
+    guard insn.encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY || insn.encoding == ZYDIS_INSTRUCTION_ENCODING_3DNOW
+    else { return out }
+
+    let hasREX = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_REX) != 0
+    let rexW: UInt8 = hasREX ? raw.rex.W : 0
+    let rexR: UInt8 = hasREX ? raw.rex.R : 0
+    let rexX: UInt8 = hasREX ? raw.rex.X : 0
+    let rexB: UInt8 = hasREX ? raw.rex.B : 0
+    let hasModRM = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_MODRM) != 0
+    let hasSIB = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_SIB) != 0
+    let modrm: UInt8 = hasModRM ? (raw.modrm.mod << 6) | (raw.modrm.reg << 3) | raw.modrm.rm : 0
+    let mod: UInt8 = hasModRM ? raw.modrm.mod : 0
+    let reg: UInt8 = hasModRM ? raw.modrm.reg + 8 * rexR : 0
+    var rm: UInt8 = hasModRM ? raw.modrm.rm + 8 * rexB : 0
+    let sibIndex: UInt8 = hasSIB ? raw.sib.index + 8 * rexX : 0
+    let sibBase: UInt8 = hasSIB ? raw.sib.base + 8 * rexB : 0
+    let disp = raw.disp.value
+    // The first legacy prefix, as the kernel's decoder records it (insn.prefixes.bytes[0]).
+    var prefix: UInt8 = 0
+    switch bytes[offset] {
+    case 0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65, 0x66, 0x67: prefix = bytes[offset]
+    default: break
+    }
+
+    let modIsReg = mod == 3
+    let modIsMem = !modIsReg
+    let isRIP = (rm & 7) == CFIRegister.bp && mod == 0
+    let haveSIB = (rm & 7) == CFIRegister.sp && modIsMem
+    func rmIs(_ r: UInt8) -> Bool { haveSIB ? sibBase == r && sibIndex == CFIRegister.sp : rm == r }
+    func rmIsMem(_ r: UInt8) -> Bool { modIsMem && !isRIP && rmIs(r) }
+    func rmIsReg(_ r: UInt8) -> Bool { modIsReg && rm == r }
+
+    let sp = CFIRegister.sp
+    let bp = CFIRegister.bp
+    func add(_ op: StackOp) { out.ops.append(op) }
+
+    // The opcode bytes as the kernel's decoder numbers them: op1, op2, op3.
+    let map = insn.opcode_map
+    var op1: UInt8 = insn.opcode
+    var op2: UInt8 = 0
+    var op3: UInt8 = 0
+    if map == ZYDIS_OPCODE_MAP_0F {
+      op1 = 0x0f; op2 = insn.opcode
+    } else if map == ZYDIS_OPCODE_MAP_0F38 {
+      op1 = 0x0f; op2 = 0x38; op3 = insn.opcode
+    } else if map == ZYDIS_OPCODE_MAP_0F3A {
+      op1 = 0x0f; op2 = 0x3a; op3 = insn.opcode
+    } else if map != ZYDIS_OPCODE_MAP_DEFAULT {
+      return out
+    }
+    _ = op3
+
+    switch op1 {
+    case 0x01, 0x29:
+      if rexW != 0 && rmIsReg(sp) { add(StackOp(destType: .reg, destReg: sp, srcType: .add, srcReg: reg)) }
+    case 0x50...0x57:
+      add(StackOp(destType: .push, srcType: .reg, srcReg: (op1 & 7) + 8 * rexB))
+    case 0x58...0x5f:
+      add(StackOp(destType: .reg, destReg: (op1 & 7) + 8 * rexB, srcType: .pop))
+    case 0x68, 0x6a:
+      add(StackOp(destType: .push, srcType: .const))
+    case 0x70...0x7f:
+      out.type = .jumpConditional
+    case 0x80...0x83:
+      guard rexW != 0, rmIsReg(sp) else { break }
+      var v = imm
+      if op1 & 2 != 0 {
+        v = op1 & 1 != 0 ? Int64(Int32(truncatingIfNeeded: v)) : Int64(Int8(truncatingIfNeeded: v))
+      }
+      switch reg & 7 {
+      case 5: add(StackOp(destType: .reg, destReg: sp, srcType: .add, srcReg: sp, srcOffset: -v))
+      case 0: add(StackOp(destType: .reg, destReg: sp, srcType: .add, srcReg: sp, srcOffset: v))
+      case 4: add(StackOp(destType: .reg, destReg: sp, srcType: .and, srcReg: sp, srcOffset: imm))
+      default: break
+      }
+    case 0x89, 0x88:
+      guard rexW != 0 else { break }
+      if op1 == 0x89 && reg == sp {
+        if modIsReg {
+          add(StackOp(destType: .reg, destReg: rm, srcType: .reg, srcReg: sp))
+        } else if !isRIP {
+          if haveSIB {
+            rm = sibBase
+            if sibIndex != sp { break }
+          }
+          add(StackOp(destType: .regIndirect, destReg: rm, destOffset: disp, srcType: .reg, srcReg: sp))
+        }
+        break
+      }
+      if op1 == 0x89 && rmIsReg(sp) {
+        add(StackOp(destType: .reg, destReg: sp, srcType: .reg, srcReg: reg))
+        break
+      }
+      if rmIsMem(bp) {
+        add(StackOp(destType: .regIndirect, destReg: bp, destOffset: disp, srcType: .reg, srcReg: reg))
+      } else if rmIsMem(sp) {
+        add(StackOp(destType: .regIndirect, destReg: sp, destOffset: disp, srcType: .reg, srcReg: reg))
+      }
+    case 0x8b:
+      guard rexW != 0 else { break }
+      if rmIsMem(bp) {
+        add(StackOp(destType: .reg, destReg: reg, srcType: .regIndirect, srcReg: bp, srcOffset: disp))
+      } else if rmIsMem(sp) {
+        add(StackOp(destType: .reg, destReg: reg, srcType: .regIndirect, srcReg: sp, srcOffset: disp))
+      }
+    case 0x8d:
+      guard !modIsReg, rexW != 0, !isRIP else { break }
+      if haveSIB {
+        rm = sibBase
+        if sibIndex != sp { break }
+      }
+      add(StackOp(destType: .reg, destReg: reg, srcType: disp == 0 ? .reg : .add, srcReg: rm, srcOffset: disp))
+    case 0x8f:
+      add(StackOp(destType: .mem, srcType: .pop))
+    case 0x90:
+      out.type = .nop
+    case 0x9c:
+      add(StackOp(destType: .pushf, srcType: .const))
+    case 0x9d:
+      add(StackOp(destType: .mem, srcType: .popf))
+    case 0x0f:
+      if op2 == 0x01 {
+        if modrm == 0xca { out.type = .clac } else if modrm == 0xcb { out.type = .stac }
+      } else if op2 >= 0x80 && op2 <= 0x8f {
+        out.type = .jumpConditional
+      } else if [0x05, 0x07, 0x34, 0x35].contains(op2) {
+        out.type = .contextSwitch
+      } else if op2 == 0x0b || op2 == 0xb9 {
+        out.type = .bug
+      } else if op2 == 0x0d || op2 == 0x1f {
+        out.type = .nop
+      } else if op2 == 0x1e {
+        if prefix == 0xf3 && (modrm == 0xfa || modrm == 0xfb) { out.type = .endbr }
+      } else if op2 == 0xa0 || op2 == 0xa8 {
+        add(StackOp(destType: .push, srcType: .const))
+      } else if op2 == 0xa1 || op2 == 0xa9 {
+        add(StackOp(destType: .mem, srcType: .pop))
+      }
+    case 0xc9:
+      add(StackOp(destType: .reg, destReg: sp, srcType: .reg, srcReg: bp))
+      add(StackOp(destType: .reg, destReg: bp, srcType: .pop))
+    case 0xcc:
+      out.type = .trap
+    case 0xe3, 0xe0, 0xe1, 0xe2:
+      out.type = .jumpConditional
+    case 0xe9, 0xeb:
+      out.type = .jumpUnconditional
+    case 0xc2, 0xc3:
+      out.type = .return
+    case 0xcf:
+      if inFunction {
+        add(StackOp(destType: .reg, destReg: sp, srcType: .add, srcReg: sp, srcOffset: 40))
+      } else {
+        out.type = .contextSwitch
+      }
+    case 0xca, 0xcb:
+      out.type = .contextSwitch
+    case 0xe8:
+      out.type = .call
+      add(StackOp(destType: .push, srcType: .const))
+    case 0xfc:
+      out.type = .cld
+    case 0xfd:
+      out.type = .std
+    case 0xff:
+      switch reg {
+      case 2, 3: out.type = .callDynamic
+      case 4: out.type = .jumpDynamic
+      case 5: out.type = .contextSwitch
+      case 6: add(StackOp(destType: .push, srcType: .const))
+      default: break
+      }
+    default:
+      break
+    }
+    return out
+  }
+}
