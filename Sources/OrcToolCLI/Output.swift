@@ -21,6 +21,18 @@ func writeStandardOutput(_ bytes: [UInt8]) {
   }
 }
 
+/// Writes `bytes` to standard error in full.
+func writeStandardError(_ bytes: [UInt8]) {
+  bytes.withUnsafeBytes { buffer in
+    var offset = 0
+    while offset < buffer.count {
+      let n = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+      if n <= 0 { return }
+      offset += n
+    }
+  }
+}
+
 /// Prints `message` as one line on standard error, prefixed `orctool: `.
 func printError(_ message: String) {
   let line = Array(("orctool: " + message + "\n").utf8)

@@ -35,7 +35,7 @@ public struct CFIState: Hashable, Sendable {
   public var vals: [CFIReg]
   public var stackSize: Int32 = 0
   public var drapReg: Int8 = CFIBase.undefined
-  public var drapOffset: Int32 = 0
+  public var drapOffset: Int32 = -1
   public var drap = false
   public var bpScratch = false
   /// `end`: the unwinder should stop here (6.1 hints).
@@ -47,7 +47,9 @@ public struct CFIState: Hashable, Sendable {
   public static let initialFunction: CFIState = {
     var regs = Array(repeating: CFIReg.undefined, count: 17)
     regs[16] = CFIReg(CFIBase.cfa, -8)
-    return CFIState(cfa: CFIReg(CFIBase.sp, 8), regs: regs, vals: Array(repeating: .undefined, count: 16))
+    // set_func_state(): stack_size starts at the CFA offset.
+    return CFIState(cfa: CFIReg(CFIBase.sp, 8), regs: regs, vals: Array(repeating: .undefined, count: 17),
+                    stackSize: 8)
   }()
 
   /// `arch_callee_saved_reg()`: BX, BP, R12–R15.

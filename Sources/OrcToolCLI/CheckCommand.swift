@@ -1,0 +1,52 @@
+import ArgumentParser
+import ELF
+import Kernel
+import ORC
+import Validation
+
+/// `orctool check`: stack validation and ORC generation (work in progress:
+/// 6.1 objects; generated ORC is printed, not yet written into the object).
+struct CheckCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check",
+    abstract: "Validate the stack of every function and generate ORC (6.1 objects; --dry-run only so far).")
+
+  @Flag(help: "Generate ORC.") var orc = false
+  @Flag(help: "The object is a module.") var module = false
+  @Flag(help: "The object is a linked object.") var link = false
+  @Flag(name: .customLong("dry-run"), help: "Don't write the object (required for now).") var dryRun = false
+  @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC = false
+  @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
+  @OptionGroup var generation: GenerationOptions
+  @Argument(help: "The object file.") var file: String
+
+  func validate() throws {
+    if !dryRun { throw ValidationError("writing ORC into the object is not implemented yet: use --dry-run") }
+  }
+
+  func run() throws {
+    switch Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
+      let elf = try ELFFile(path: file)
+      let gen = generation.forced ?? GenerationDetector.detect(elf)?.0 ?? .v6_1
+      let v = Validator(program: try ObjectProgram(file: elf))
+      v.run(noUnreachable: noUnreachable)
+      return (v, ORCLayout.of(gen))
+    }) {
+    case .failure(let e):
+      printError(e.description)
+      throw ExitCode.failure
+    case .success(let (v, layout)):
+      // objtool's own format, unprefixed, so that its consumers read ours.
+      let text = v.warnings.map { "\(file): warning: objtool: \($0)\n" }.joined()
+      writeStandardError(Array(text.utf8))
+      if orc && printORC {
+        var out: [UInt8] = []
+        for (s, o, e) in v.orcEntries(layout: layout) {
+          out += Array("\(v.program.file.sections[s].name)+\(String(o, radix: 16)):".utf8)
+          ORCDump.appendEntry(e, layout: layout, to: &out)
+        }
+        writeStandardOutput(out)
+      }
+    }
+  }
+}

@@ -1,0 +1,317 @@
+import ELF
+import Program
+import X86
+
+/// Every instruction of an object's code sections, with objtool's view of
+/// functions, branch targets, call targets and dead ends (`decode_sections()`
+/// in tools/objtool/check.c, for objects without annotations).
+public final class ObjectProgram {
+  public let file: ELFFile
+  public let functions: FunctionTable
+  /// Instruction arrays (struct of arrays), in section then offset order.
+  public internal(set) var section: [Int32] = []
+  public internal(set) var offset: [UInt32] = []
+  public internal(set) var length: [UInt8] = []
+  public internal(set) var type: [InsnType] = []
+  var immediate: [Int64] = []
+  var ops: [[StackOp]] = []
+  /// The function symbol (non-alias) covering each instruction, or -1.
+  public internal(set) var function: [Int32] = []
+  /// Jump target instruction, or -1.
+  var jumpDest: [Int32] = []
+  /// Call (or sibling-call) target: a function symbol id, an external symbol name, or nothing.
+  var callDest: [CallDest?] = []
+  var deadEnd: [Bool] = []
+  /// Alternative paths that start at an instruction: static-key targets and
+  /// replacement streams (`insn->alts`), validated before the instruction itself.
+  var alts: [Int: [Int]] = [:]
+  /// Per section: the first instruction index and the sorted offsets.
+  var sectionRange: [Int: Range<Int>] = [:]
+  /// Code sections in index order, and whether each counts as text for ORC.
+  public internal(set) var codeSections: [(index: Int, text: Bool)] = []
+  /// Parent function of each function symbol (`pfunc`); self for most.
+  var parent: [Int]
+  /// Whether each function symbol is an alias of another (same place and size).
+  var isAlias: [Bool]
+  /// The first function symbol at each place, and function ids by symbol index.
+  var functionAt: [SectionPlaceKey: Int] = [:]
+  var functionBySymbol: [Int: Int] = [:]
+
+  struct SectionPlaceKey: Hashable {
+    var section: Int
+    var offset: UInt64
+  }
+
+  enum CallDest {
+    case function(Int)
+    case external(String)
+  }
+
+  /// Decodes `file`'s code sections and links branches and calls.
+  public init(file: ELFFile) throws(ELFError) {
+    self.file = file
+    functions = try FunctionTable(file: file)
+    parent = Array(functions.functions.indices)
+    isAlias = Array(repeating: false, count: functions.functions.count)
+    var firstAt: [String: Int] = [:]
+    for f in functions.functions {
+      let key = "\(f.section):\(f.offset):\(f.size)"
+      if firstAt[key] == nil { firstAt[key] = f.id } else { isAlias[f.id] = true }
+      let place = SectionPlaceKey(section: f.section, offset: f.offset)
+      if functionAt[place] == nil { functionAt[place] = f.id }
+      functionBySymbol[f.symbolIndex] = f.id
+    }
+    // .cold children: parent by name (the last symbol of that name, as objtool's hash finds it).
+    var lastByName: [String: Int] = [:]
+    for f in functions.functions { lastByName[f.name] = f.id }
+    for f in functions.functions {
+      if let r = f.name.firstRange(of: ".cold"), let p = lastByName[String(f.name[..<r.lowerBound])] {
+        parent[f.id] = p
+      }
+    }
+    try decode()
+    try linkJumps()
+    try addStaticKeyAlternatives()
+    try linkCalls()
+  }
+
+  /// `__jump_table` entries as alternatives (`handle_jump_alt()`): a NOP site
+  /// may become a jump to the target; a JMP site may become a NOP to the next instruction.
+  func addStaticKeyAlternatives() throws(ELFError) {
+    for b in try StaticKeyBranch.all(in: functions) {
+      guard let site = instruction(in: b.code.section, at: b.code.offset),
+        let target = instruction(in: b.target.section, at: b.target.offset)
+      else { continue }
+      switch type[site] {
+      case .nop: alts[site, default: []].append(target)
+      case .jumpUnconditional: if let n = next(site) { alts[site, default: []].append(n) }
+      default:
+        throw ELFError(.malformed("unsupported instruction at jump label"), path: file.path,
+                       offset: file.sections[b.code.section].offset + b.code.offset)
+      }
+    }
+  }
+
+  /// The instruction at `offset` of `section`, or nil.
+  public func instruction(in section: Int, at offset: UInt64) -> Int? {
+    guard let r = sectionRange[section], !r.isEmpty else { return nil }
+    var lo = r.lowerBound
+    var hi = r.upperBound
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if UInt64(self.offset[mid]) < offset { lo = mid + 1 } else { hi = mid }
+    }
+    return lo < r.upperBound && UInt64(self.offset[lo]) == offset ? lo : nil
+  }
+
+  /// The next instruction in the same section.
+  func next(_ i: Int) -> Int? {
+    i + 1 < section.count && section[i + 1] == section[i] ? i + 1 : nil
+  }
+
+  func decode() throws(ELFError) {
+    let decoder = X86Decoder()
+    for s in file.sections where s.flags.contains(.execInstr) && s.hasFileContents {
+      let text = s.name != ".altinstr_replacement" && s.name != ".altinstr_aux" && !s.name.hasPrefix(".discard.")
+      codeSections.append((s.index, text))
+      let view = file.contents(of: s)
+      let start = section.count
+      var at = 0
+      while at < view.count {
+        let inFunction = functions.function(containing: UInt64(at), in: s.index) != nil
+        guard let d = decoder.decodeForStack(view.bytes, at: at, inFunction: inFunction) else {
+          throw ELFError(.malformed("can't decode instruction at \(s.name):0x\(String(at, radix: 16))"),
+                         path: file.path, offset: s.offset + UInt64(at))
+        }
+        section.append(Int32(s.index))
+        offset.append(UInt32(at))
+        length.append(UInt8(d.length))
+        type.append(d.type)
+        immediate.append(d.immediate)
+        ops.append(d.ops)
+        deadEnd.append(d.type == .bug)
+        at += d.length
+      }
+      sectionRange[s.index] = start..<section.count
+    }
+    let n = section.count
+    function = Array(repeating: -1, count: n)
+    jumpDest = Array(repeating: -1, count: n)
+    callDest = Array(repeating: nil, count: n)
+    for f in functions.functions where !isAlias[f.id] && f.size > 0 {
+      guard var i = instruction(in: f.section, at: f.offset) else { continue }
+      while UInt64(offset[i]) < f.endOffset {
+        function[i] = Int32(f.id)
+        guard let n = next(i) else { break }
+        i = n
+      }
+    }
+  }
+
+  /// The relocation inside instruction `i`'s bytes, if any (`insn_reloc()`).
+  func relocation(_ i: Int, _ code: CodeReader) -> Relocation? {
+    let s = Int(section[i])
+    let start = UInt64(offset[i])
+    for o in start..<(start + UInt64(length[i])) {
+      if let r = code.relocation(in: s, at: o) { return r }
+    }
+    return nil
+  }
+
+  func isRetpoline(_ name: String) -> Bool { name.hasPrefix("__x86_indirect_") }
+
+  func linkJumps() throws(ELFError) {
+    let code = try CodeReader(table: functions)
+    for i in 0..<section.count where type[i] == .jumpConditional || type[i] == .jumpUnconditional {
+      var destSection = Int(section[i])
+      var destOffset: UInt64
+      if let r = relocation(i, code) {
+        let sym = try functions.symbols.symbol(at: Int(r.symbolIndex))
+        let name = sym.type == .section ? "" : try functions.symbols.name(of: sym)
+        if sym.type == .section {
+          destSection = sym.sectionIndex
+          destOffset = UInt64(bitPattern: r.addend + 4)
+        } else if isRetpoline(name) {
+          type[i] = type[i] == .jumpUnconditional ? .jumpDynamic : .jumpDynamicConditional
+          ops[i] = []
+          continue
+        } else if name == "__x86_return_thunk" {
+          type[i] = .return
+          continue
+        } else if function[i] >= 0 {
+          callDest[i] = sym.isDefined ? (functionBySymbol[Int(r.symbolIndex)].map { .function($0) } ?? .external(name)) : .external(name)
+          ops[i] = []
+          continue
+        } else if sym.isDefined {
+          destSection = sym.sectionIndex
+          destOffset = UInt64(bitPattern: Int64(bitPattern: sym.value) + r.addend + 4)
+        } else {
+          continue
+        }
+      } else {
+        destOffset = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
+      }
+      guard let dest = instruction(in: destSection, at: destOffset) else {
+        throw ELFError(.malformed("can't find jump dest instruction at \(file.sections[destSection].name)+0x\(String(destOffset, radix: 16))"),
+                       path: file.path, offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+      }
+      let from = Int(function[i])
+      let to = Int(function[dest])
+      if from >= 0 && to >= 0 && from != to {
+        let fromName = functions.functions[from].name
+        let toName = functions.functions[to].name
+        if !fromName.contains(".cold") && toName.contains(".cold") {
+          parent[to] = from
+        } else if parent[from] != parent[to] && UInt64(offset[dest]) == functions.functions[to].offset {
+          callDest[i] = .function(to)
+          continue
+        }
+      }
+      jumpDest[i] = Int32(dest)
+    }
+  }
+
+  func linkCalls() throws(ELFError) {
+    let code = try CodeReader(table: functions)
+    for i in 0..<section.count where type[i] == .call {
+      if let r = relocation(i, code) {
+        let sym = try functions.symbols.symbol(at: Int(r.symbolIndex))
+        if sym.type == .section {
+          let o = UInt64(bitPattern: r.addend + 4)
+          if let f = functionAt[SectionPlaceKey(section: sym.sectionIndex, offset: o)] {
+            callDest[i] = .function(f)
+          } else {
+            throw ELFError(.malformed("can't find call dest symbol at \(file.sections[sym.sectionIndex].name)+0x\(String(o, radix: 16))"),
+                           path: file.path, offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+          }
+        } else {
+          let name = try functions.symbols.name(of: sym)
+          if isRetpoline(name) {
+            type[i] = .callDynamic
+            ops[i] = []
+            continue
+          }
+          if sym.isDefined, let f = functionBySymbol[Int(r.symbolIndex)] {
+            callDest[i] = .function(f)
+          } else {
+            callDest[i] = .external(name)
+          }
+        }
+      } else {
+        let o = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
+        guard let f = functionAt[SectionPlaceKey(section: Int(section[i]), offset: o)] else {
+          throw ELFError(.malformed("unannotated intra-function call"), path: file.path,
+                         offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+        }
+        callDest[i] = .function(f)
+      }
+      ops[i] = []
+      if isDeadEnd(callDest[i], recursion: 0) { deadEnd[i] = true }
+    }
+  }
+
+  /// objtool 6.1's `global_noreturns` (tools/objtool/check.c).
+  static let globalNoreturns: Set<String> = [
+    "__invalid_creds", "__module_put_and_kthread_exit", "__reiserfs_panic", "__stack_chk_fail",
+    "__ubsan_handle_builtin_unreachable", "cpu_bringup_and_idle", "cpu_startup_entry", "do_exit", "do_group_exit",
+    "do_task_dead", "ex_handler_msr_mce", "fortify_panic", "kthread_complete_and_exit", "kthread_exit",
+    "kunit_try_catch_throw", "lbug_with_loc", "machine_real_restart", "make_task_dead", "panic",
+    "rewind_stack_and_make_dead", "sev_es_terminate", "snp_abort", "stop_this_cpu", "usercopy_abort",
+    "xen_start_kernel",
+  ]
+
+  var deadEndCache: [Int: Bool] = [:]
+
+  /// `dead_end_function()`: a call that never returns.
+  func isDeadEnd(_ dest: CallDest?, recursion: Int) -> Bool {
+    switch dest {
+    case .none: return false
+    case .external(let name): return Self.globalNoreturns.contains(name)
+    case .function(let id):
+      let f = functions.functions[id]
+      if f.binding == .weak { return false }
+      if f.binding == .global && Self.globalNoreturns.contains(f.name) { return true }
+      if recursion == 0, let c = deadEndCache[id] { return c }
+      let result = deadEndFunction(id, recursion: recursion)
+      if recursion == 0 { deadEndCache[id] = result }
+      return result
+    }
+  }
+
+  /// The instructions of function `id` followed by those of its `.cold` child.
+  func instructions(ofFunction id: Int) -> [Int] {
+    let f = functions.functions[id]
+    guard f.size > 0, var i = instruction(in: f.section, at: f.offset), function[i] == Int32(id) else { return [] }
+    var out: [Int] = []
+    while function[i] == Int32(id) {
+      out.append(i)
+      guard let n = next(i) else { break }
+      i = n
+    }
+    if let child = parent.indices.first(where: { parent[$0] == id && $0 != id && functions.functions[$0].name.contains(".cold") }) {
+      out += instructions(ofFunction: child)
+    }
+    return out
+  }
+
+  func deadEndFunction(_ id: Int, recursion: Int) -> Bool {
+    let insns = instructions(ofFunction: id)
+    if insns.isEmpty { return false }
+    if insns.contains(where: { type[$0] == .return }) { return false }
+    for i in insns where isSiblingCall(i) {
+      // The first sibling call decides, as objtool's loop does.
+      if jumpDest[i] < 0 { return false }
+      if recursion == 5 { return false }
+      let d = Int(function[Int(jumpDest[i])])
+      return d >= 0 && isDeadEnd(.function(d), recursion: recursion + 1)
+    }
+    return true
+  }
+
+  /// `is_sibling_call()`.
+  func isSiblingCall(_ i: Int) -> Bool {
+    guard function[i] >= 0 else { return false }
+    if type[i] == .jumpDynamic { return true }  // no jump tables in this object model yet
+    return (type[i] == .jumpConditional || type[i] == .jumpUnconditional) && callDest[i] != nil
+  }
+}

@@ -1,0 +1,253 @@
+import ELF
+import Kernel
+import ORC
+import X86
+
+/// Stack validation of an object (objtool's `validate_functions()` and
+/// `validate_reachable_instructions()`), recording the CFI state of every
+/// instruction it reaches.
+public final class Validator {
+  public let program: ObjectProgram
+  /// Warnings in objtool's words, without the `FILE: warning: objtool: ` prefix.
+  public private(set) var warnings: [String] = []
+  var visited: [Bool]
+  /// Per instruction: an index into `states` (interned, as objtool's `cfi_hash`), or -1.
+  var cfi: [Int32]
+  var states: [CFIState] = []
+  var stateIDs: [CFIState: Int32] = [:]
+
+  public init(program: ObjectProgram) {
+    self.program = program
+    visited = Array(repeating: false, count: program.section.count)
+    cfi = Array(repeating: -1, count: program.section.count)
+  }
+
+  /// The number of distinct CFI states.
+  public var distinctStates: Int { states.count }
+
+  /// `func+0xoff` or `section+0xoff` (objtool's `offstr()`).
+  func place(_ i: Int) -> String {
+    let s = Int(program.section[i])
+    let o = UInt64(program.offset[i])
+    if let f = program.functions.function(containing: o, in: s) {
+      return "\(f.name)+0x\(String(o - f.offset, radix: 16))"
+    }
+    return "\(program.file.sections[s].name)+0x\(String(o, radix: 16))"
+  }
+
+  func warn(_ i: Int, _ message: String) { warnings.append("\(place(i)): \(message)") }
+
+  func intern(_ state: CFIState) -> Int32 {
+    if let id = stateIDs[state] { return id }
+    let id = Int32(states.count)
+    states.append(state)
+    stateIDs[state] = id
+    return id
+  }
+
+  /// Validates every function, then (when that found nothing) reachability.
+  public func run(noUnreachable: Bool = false) {
+    let p = program
+    var count = 0
+    for (s, _) in p.codeSections {
+      let funcs = p.functions.functions.filter { $0.section == s }.sorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
+      for f in funcs {
+        if f.size == 0 {
+          warnings.append("\(f.name)() is missing an ELF size annotation")
+          count += 1
+          continue
+        }
+        guard p.parent[f.id] == f.id, !p.isAlias[f.id],
+          let start = p.instruction(in: f.section, at: f.offset), !visited[start]
+        else { continue }
+        if validateBranch(function: f.id, from: start, state: .initialFunction) { count += 1 }
+      }
+    }
+    if count == 0 && !noUnreachable { validateReachable() }
+  }
+
+  /// `validate_branch()`: follows one path; true when it stopped on an error.
+  func validateBranch(function fn: Int, from start: Int, state initial: CFIState) -> Bool {
+    let p = program
+    var i = start
+    var state = initial
+    while true {
+      let next = p.next(i)
+      let insnFunc = Int(p.function[i])
+      if insnFunc >= 0 && fn != p.parent[insnFunc] {
+        if p.functions.functions[fn].name.hasPrefix("__cfi_") { return false }
+        warnings.append("\(p.functions.functions[fn].name)() falls through to next function \(p.functions.functions[insnFunc].name)()")
+        return true
+      }
+      if visited[i] {
+        if !cfiMatch(i, state) { return true }
+        return false
+      }
+      cfi[i] = intern(state)
+      visited[i] = true
+
+      for alt in p.alts[i] ?? [] {
+        if validateBranch(function: fn, from: alt, state: state) { return true }
+      }
+
+      for op in p.ops[i] {
+        do {
+          try state.apply(op, inFunction: insnFunc >= 0)
+        } catch {
+          warn(i, error.message)
+          return true
+        }
+      }
+
+      switch p.type[i] {
+      case .return:
+        if hasModifiedStackFrame(state) {
+          warn(i, "return with modified stack frame")
+          return true
+        }
+        return false
+      case .call, .callDynamic:
+        if p.deadEnd[i] { return false }
+      case .jumpConditional, .jumpUnconditional:
+        if p.isSiblingCall(i) {
+          if hasModifiedStackFrame(state) {
+            warn(i, "sibling call from callable instruction with modified stack frame")
+            return true
+          }
+        } else if p.jumpDest[i] >= 0 {
+          if validateBranch(function: fn, from: Int(p.jumpDest[i]), state: state) { return true }
+        }
+        if p.type[i] == .jumpUnconditional { return false }
+      case .jumpDynamic, .jumpDynamicConditional:
+        if p.isSiblingCall(i) && hasModifiedStackFrame(state) {
+          warn(i, "sibling call from callable instruction with modified stack frame")
+          return true
+        }
+        if p.type[i] == .jumpDynamic { return false }
+      case .contextSwitch:
+        warn(i, "unsupported instruction in callable function")
+        return true
+      default:
+        break
+      }
+      if p.deadEnd[i] { return false }
+      guard let n = next else {
+        if state.cfa.base == CFIBase.undefined { return false }
+        warnings.append("\(p.file.sections[Int(p.section[i])].name): unexpected end of section")
+        return true
+      }
+      i = n
+    }
+  }
+
+  /// `has_modified_stack_frame()`.
+  func hasModifiedStackFrame(_ s: CFIState) -> Bool {
+    let initial = CFIState.initialFunction
+    return s.cfa != initial.cfa || s.drap || s.stackSize != initial.cfa.offset || s.regs != initial.regs
+  }
+
+  /// `insn_cfi_match()`: the state a second path brings must be the first one's.
+  func cfiMatch(_ i: Int, _ s2: CFIState) -> Bool {
+    guard cfi[i] >= 0 else {
+      warnings.append("CFI missing")
+      return false
+    }
+    let s1 = states[Int(cfi[i])]
+    if s1.cfa != s2.cfa {
+      warn(i, "stack state mismatch: cfa1=\(s1.cfa.base)\(signed(s1.cfa.offset)) cfa2=\(s2.cfa.base)\(signed(s2.cfa.offset))")
+    } else if s1.regs != s2.regs {
+      for r in 0..<s1.regs.count where s1.regs[r] != s2.regs[r] {
+        warn(i, "stack state mismatch: reg1[\(r)]=\(s1.regs[r].base)\(signed(s1.regs[r].offset)) reg2[\(r)]=\(s2.regs[r].base)\(signed(s2.regs[r].offset))")
+        break
+      }
+    } else if s1.type != s2.type {
+      warn(i, "stack state mismatch: type1=\(s1.type) type2=\(s2.type)")
+    } else if s1.drap != s2.drap || (s1.drap && s1.drapReg != s2.drapReg) || (s1.drap && s1.drapOffset != s2.drapOffset) {
+      warn(i, "stack state mismatch: drap1=\(s1.drap ? 1 : 0)(\(s1.drapReg),\(s1.drapOffset)) drap2=\(s2.drap ? 1 : 0)(\(s2.drapReg),\(s2.drapOffset))")
+    } else {
+      return true
+    }
+    return false
+  }
+
+  func signed(_ v: Int32) -> String { v < 0 ? "\(v)" : "+\(v)" }
+
+  /// `validate_reachable_instructions()`: the first unreachable instruction is reported.
+  func validateReachable() {
+    let p = program
+    for i in 0..<p.section.count where !visited[i] && !ignoreUnreachable(i) {
+      warn(i, "unreachable instruction")
+      return
+    }
+  }
+
+  /// `ignore_unreachable_insn()` (without the --link hole rules yet).
+  func ignoreUnreachable(_ i: Int) -> Bool {
+    let p = program
+    if p.type[i] == .nop || p.type[i] == .trap { return true }
+    let name = p.file.sections[Int(p.section[i])].name
+    if name == ".altinstr_replacement" || name == ".altinstr_aux" { return true }
+    let fn = Int(p.function[i])
+    guard fn >= 0 else { return false }
+    if i > 0 {
+      let prev = i - 1
+      if p.deadEnd[prev] || p.isDeadEnd(p.callDest[prev], recursion: 0) {
+        if p.type[i] == .bug { return true }
+        if p.type[i] == .jumpUnconditional, p.jumpDest[i] >= 0, p.type[Int(p.jumpDest[i])] == .bug { return true }
+      }
+    }
+    return false
+  }
+
+  /// objtool's ORC entries for the object (`orc_create()`): per text section in
+  /// index order, one entry where the state changes, and a terminator at the
+  /// section's end.
+  public func orcEntries(layout: ORCLayout) -> [(section: Int, offset: UInt64, entry: ORCEntry)] {
+    let p = program
+    var out: [(Int, UInt64, ORCEntry)] = []
+    let zero = ORCEntry(spOffset: 0, bpOffset: 0, spReg: .undefined, bpReg: .undefined, rawType: 0, flag: false)
+    for (s, text) in p.codeSections where text {
+      guard let range = p.sectionRange[s] else { continue }
+      var prev = zero
+      var empty = true
+      for i in range {
+        let e = orcEntry(cfi[i] >= 0 ? states[Int(cfi[i])] : nil, layout: layout)
+        if e == prev { continue }
+        out.append((s, UInt64(p.offset[i]), e))
+        prev = e
+        empty = false
+      }
+      if !empty { out.append((s, p.file.sections[s].size, zero)) }
+    }
+    return out
+  }
+
+  /// `init_orc_entry()`.
+  func orcEntry(_ state: CFIState?, layout: ORCLayout) -> ORCEntry {
+    var e = ORCEntry(spOffset: 0, bpOffset: 0, spReg: .undefined, bpReg: .undefined, rawType: 0, flag: false)
+    guard let s = state else { return e }
+    e.flag = s.end
+    guard s.cfa.base != CFIBase.undefined else { return e }
+    switch s.cfa.base {
+    case CFIBase.sp: e.spReg = .sp
+    case CFIBase.spIndirect: e.spReg = .spIndirect
+    case CFIBase.bp: e.spReg = .bp
+    case CFIBase.bpIndirect: e.spReg = .bpIndirect
+    case CFIBase.r10: e.spReg = .r10
+    case CFIBase.r13: e.spReg = .r13
+    case CFIBase.di: e.spReg = .di
+    case CFIBase.dx: e.spReg = .dx
+    default: break
+    }
+    let bp = s.regs[5]
+    switch bp.base {
+    case CFIBase.cfa: e.bpReg = .prevSP
+    case CFIBase.bp: e.bpReg = .bp
+    default: e.bpReg = .undefined
+    }
+    e.spOffset = Int16(truncatingIfNeeded: s.cfa.offset)
+    e.bpOffset = Int16(truncatingIfNeeded: bp.offset)
+    e.rawType = s.type
+    return e
+  }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Compare `orctool check --orc` with objtool 6.1 on every 6.1 cloud module:
+# strip the module's ORC (../shared/docs/oracles.md), let objtool regenerate
+# it (`--orc --module --link`) and dump it; run orctool on the same stripped
+# input; compare the ORC text and the warning lines. Prints the match counts;
+# differing module names go to $OUT/check-mismatches.txt.
+# While `check` cannot write objects yet, orctool prints its ORC with --print-orc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/corpus.sh 2>/dev/null
+CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
+# shellcheck disable=SC1091
+source "$CACHE/corpus.env"
+swift build -c release --product orctool >&2
+BIN="$(swift build -c release --show-bin-path)/orctool"
+OUT="${OUT:-$(mktemp -d)}"; mkdir -p "$OUT"
+LIMIT="${LIMIT:-0}"
+
+one() { # one MODULE -> "orc-ok|orc-diff warn-ok|warn-diff MODULE"
+  local f="$1" t; t=$(mktemp -d)
+  objcopy --remove-section=.orc_unwind --remove-section=.orc_unwind_ip --remove-section=.rela.orc_unwind_ip "$f" "$t/s.ko"
+  cp "$t/s.ko" "$t/o.ko"
+  "$OBJTOOL61" --orc --module --link "$t/o.ko" 2> "$t/ow" >/dev/null || true
+  "$OBJTOOL61" --dump=orc "$t/o.ko" > "$t/od" 2>/dev/null || true
+  "$BIN" check --orc --module --link --dry-run --print-orc "$t/s.ko" > "$t/md" 2> "$t/mw" || true
+  sed -i "s|$t/o.ko|X|" "$t/ow"; sed -i "s|$t/s.ko|X|" "$t/mw"
+  local a=orc-diff b=warn-diff
+  cmp -s "$t/od" "$t/md" && a=orc-ok
+  cmp -s "$t/ow" "$t/mw" && b=warn-ok
+  echo "$a $b $f"
+  rm -rf "$t"
+}
+export -f one; export BIN OBJTOOL61
+
+mapfile -t mods < <(find "$MODULES61" -name '*.ko' | sort)
+[ "$LIMIT" -gt 0 ] && mods=("${mods[@]:0:$LIMIT}")
+printf '%s\0' "${mods[@]}" | xargs -0 -n 1 -P "$(nproc)" bash -c 'one "$0"' > "$OUT/check-results.txt"
+total=$(wc -l < "$OUT/check-results.txt")
+orc=$(grep -c '^orc-ok' "$OUT/check-results.txt" || true)
+warn=$(grep -c ' warn-ok ' "$OUT/check-results.txt" || true)
+both=$(grep -c '^orc-ok warn-ok' "$OUT/check-results.txt" || true)
+grep -v '^orc-ok warn-ok' "$OUT/check-results.txt" > "$OUT/check-mismatches.txt" || true
+echo "6.1 modules: ORC identical $orc/$total, warnings identical $warn/$total, both $both/$total"
+echo "mismatches: $OUT/check-mismatches.txt"
