@@ -1,4 +1,5 @@
 import ELF
+import Kernel
 import Program
 import X86
 
@@ -70,14 +71,49 @@ public final class ObjectProgram {
       }
     }
     try decode()
+    try addSpecialSectionAlternatives()
     try linkJumps()
-    try addStaticKeyAlternatives()
     try linkCalls()
   }
 
-  /// `__jump_table` entries as alternatives (`handle_jump_alt()`): a NOP site
-  /// may become a jump to the target; a JMP site may become a NOP to the next instruction.
-  func addStaticKeyAlternatives() throws(ELFError) {
+  /// An alternative group (`struct alt_group`): the original instructions at a
+  /// site, or one replacement stream for it; both share the original's
+  /// byte-offset CFI array.
+  struct AltGroup {
+    var first: Int
+    var last: Int
+    /// For a replacement: its original group. Nil for an original.
+    var original: Int?
+    /// The original's length in bytes (the size of the shared CFI array).
+    var length: Int
+  }
+
+  /// Groups, and each instruction's group (-1 when none).
+  var groups: [AltGroup] = []
+  var group: [Int32] = []
+  /// Where validation goes after an instruction when it is not the next in
+  /// its section (the end of a replacement, a fake NOP); -1: nowhere.
+  var nextOverride: [Int: Int] = [:]
+
+  /// `.altinstructions`, `__jump_table` and `__ex_table` as alternative paths
+  /// (`add_special_section_alts()`), in that order for each instruction.
+  func addSpecialSectionAlternatives() throws(ELFError) {
+    group = Array(repeating: -1, count: section.count)
+    let generation = GenerationDetector.detect(file)?.0 ?? .v6_1
+    for a in try AlternativesTable(file: file, generation: generation).entries {
+      guard let orig = instruction(in: a.instruction.section, at: a.instruction.offset) else {
+        throw ELFError(.malformed("special: can't find orig instruction"), path: file.path,
+                       offset: file.sections[a.instruction.section].offset + a.instruction.offset)
+      }
+      // arch_handle_alternative(): SMAP alternatives are not followed (without
+      // --uaccess); POPCNT's original is not.
+      let smap = a.feature == 9 * 32 + 20
+      let popcnt = a.feature == 4 * 32 + 23
+      if smap { continue }
+      guard let start = try handleGroup(a, orig: orig) else { continue }
+      alts[orig, default: []].append(start)
+      if popcnt { skipOriginal.insert(orig) }
+    }
     for b in try StaticKeyBranch.all(in: functions) {
       guard let site = instruction(in: b.code.section, at: b.code.offset),
         let target = instruction(in: b.target.section, at: b.target.offset)
@@ -90,6 +126,105 @@ public final class ObjectProgram {
                        offset: file.sections[b.code.section].offset + b.code.offset)
       }
     }
+    for e in try ExceptionTable(file: file).entries {
+      guard let site = instruction(in: e.insn.section, at: e.insn.offset),
+        let fixup = instruction(in: e.fixup.section, at: e.fixup.offset)
+      else { continue }
+      alts[site, default: []].append(fixup)
+    }
+  }
+
+  /// Original instructions whose own path is not followed (`skip_orig`).
+  var skipOriginal = Set<Int>()
+
+  /// `handle_group_alt()`: returns the first instruction of the replacement stream.
+  func handleGroup(_ a: AlternativeEntry, orig: Int) throws(ELFError) -> Int? {
+    func fail(_ message: String, _ i: Int) -> ELFError {
+      ELFError(.malformed(message), path: file.path,
+               offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+    }
+    let origEnd = UInt64(offset[orig]) + UInt64(a.instructionLength)
+    let origGroup: Int
+    if group[orig] < 0 {
+      var last = orig
+      var i = orig
+      while true {
+        group[i] = Int32(groups.count)
+        last = i
+        guard let n = next(i), UInt64(offset[n]) < origEnd else { break }
+        i = n
+      }
+      groups.append(AltGroup(first: orig, last: last, original: nil, length: a.instructionLength))
+      origGroup = groups.count - 1
+    } else {
+      origGroup = Int(group[orig])
+      let g = groups[origGroup]
+      if Int(offset[g.last]) + Int(length[g.last]) - Int(offset[orig]) != a.instructionLength {
+        throw fail("weirdly overlapping alternative! \(Int(offset[g.last]) + Int(length[g.last]) - Int(offset[orig])) != \(a.instructionLength)", orig)
+      }
+    }
+    let newGroup = groups.count
+    var nop: Int? = nil
+    if a.replacementLength < a.instructionLength {
+      // A fake NOP pads the replacement to the original's length, so the
+      // state after its last instruction lands in the shared CFI array.
+      nop = appendSynthetic(section: a.replacement.section, offset: a.replacement.offset + UInt64(a.replacementLength),
+                            length: a.instructionLength - a.replacementLength, function: function[orig])
+      group[nop!] = Int32(newGroup)
+    }
+    var first: Int
+    var last: Int
+    if a.replacementLength == 0 {
+      first = nop!
+      last = nop!
+    } else {
+      guard let r = instruction(in: a.replacement.section, at: a.replacement.offset) else {
+        throw fail("special: can't find new instruction", orig)
+      }
+      first = r
+      last = r
+      var i = r
+      let end = a.replacement.offset + UInt64(a.replacementLength)
+      while UInt64(offset[i]) < end {
+        last = i
+        function[i] = function[orig]
+        group[i] = Int32(newGroup)
+        if type[i] == .jumpConditional || type[i] == .jumpUnconditional, immediate[i] != 0 {
+          let dest = Int64(offset[i]) + Int64(length[i]) + immediate[i]
+          if dest == Int64(end) {
+            guard let after = next(groups[origGroup].last) else {
+              throw fail("can't find alternative jump destination", i)
+            }
+            jumpDest[i] = Int32(after)
+          }
+        }
+        guard let n = next(i) else { break }
+        i = n
+      }
+      if let nop {
+        nextOverride[last] = nop
+        last = nop
+      }
+    }
+    nextOverride[last] = next(groups[origGroup].last) ?? -1
+    groups.append(AltGroup(first: first, last: last, original: origGroup, length: a.instructionLength))
+    return first
+  }
+
+  /// Appends an instruction that is in no section's list (a fake NOP).
+  func appendSynthetic(section s: Int, offset o: UInt64, length l: Int, function fn: Int32) -> Int {
+    section.append(Int32(s))
+    offset.append(UInt32(o))
+    length.append(UInt8(l))
+    type.append(.nop)
+    immediate.append(0)
+    ops.append([])
+    deadEnd.append(false)
+    function.append(fn)
+    jumpDest.append(-1)
+    callDest.append(nil)
+    group.append(-1)
+    return section.count - 1
   }
 
   /// The instruction at `offset` of `section`, or nil.
@@ -163,6 +298,7 @@ public final class ObjectProgram {
   func linkJumps() throws(ELFError) {
     let code = try CodeReader(table: functions)
     for i in 0..<section.count where type[i] == .jumpConditional || type[i] == .jumpUnconditional {
+      if jumpDest[i] >= 0 { continue }  // set by handleGroup()
       var destSection = Int(section[i])
       var destOffset: UInt64
       if let r = relocation(i, code) {

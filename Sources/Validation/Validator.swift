@@ -15,6 +15,9 @@ public final class Validator {
   var cfi: [Int32]
   var states: [CFIState] = []
   var stateIDs: [CFIState: Int32] = [:]
+  /// Per original alternative group: the CFI at each byte offset of the site,
+  /// filled by every stream (`alt_group->cfi`, seed 000's flattening).
+  var groupCFI: [Int: [Int32]] = [:]
 
   public init(program: ObjectProgram) {
     self.program = program
@@ -72,7 +75,7 @@ public final class Validator {
     var i = start
     var state = initial
     while true {
-      let next = p.next(i)
+      let next = nextToValidate(i)
       let insnFunc = Int(p.function[i])
       if insnFunc >= 0 && fn != p.parent[insnFunc] {
         if p.functions.functions[fn].name.hasPrefix("__cfi_") { return false }
@@ -86,9 +89,12 @@ public final class Validator {
       cfi[i] = intern(state)
       visited[i] = true
 
+      if propagateAlternativeCFI(i) { return true }
+
       for alt in p.alts[i] ?? [] {
         if validateBranch(function: fn, from: alt, state: state) { return true }
       }
+      if p.skipOriginal.contains(i) && p.alts[i] != nil { return false }
 
       for op in p.ops[i] {
         do {
@@ -138,6 +144,33 @@ public final class Validator {
       }
       i = n
     }
+  }
+
+  /// `next_insn_to_validate()`: a replacement stream continues after its original.
+  func nextToValidate(_ i: Int) -> Int? {
+    if let o = program.nextOverride[i] { return o >= 0 ? o : nil }
+    return program.next(i)
+  }
+
+  /// `propagate_alt_cfi()`: records the state at this byte offset of its
+  /// alternative site; a different state already there is a conflict.
+  func propagateAlternativeCFI(_ i: Int) -> Bool {
+    let p = program
+    let g = Int(p.group[i])
+    guard g >= 0 else { return false }
+    let group = p.groups[g]
+    let storage = group.original ?? g
+    let slot = Int(p.offset[i]) - Int(p.offset[group.first])
+    var array = groupCFI[storage] ?? Array(repeating: -1, count: p.groups[storage].length)
+    guard slot >= 0 && slot < array.count else { return false }
+    if array[slot] < 0 {
+      array[slot] = cfi[i]
+      groupCFI[storage] = array
+    } else if array[slot] != cfi[i] {
+      warn(i, "stack layout conflict in alternatives")
+      return true
+    }
+    return false
   }
 
   /// `has_modified_stack_frame()`.
@@ -210,10 +243,27 @@ public final class Validator {
       guard let range = p.sectionRange[s] else { continue }
       var prev = zero
       var empty = true
-      for i in range {
+      var i = range.lowerBound
+      while i < range.upperBound {
+        let g = Int(p.group[i])
+        if g >= 0 && p.groups[g].original == nil {
+          // An alternative site: the flattened byte-offset CFI of all its streams.
+          let group = p.groups[g]
+          let slots = groupCFI[g] ?? []
+          for (k, id) in slots.enumerated() where id >= 0 {
+            let e = orcEntry(states[Int(id)], layout: layout)
+            if e == prev { continue }
+            out.append((s, UInt64(p.offset[group.first]) + UInt64(k), e))
+            prev = e
+            empty = false
+          }
+          i = group.last + 1
+          continue
+        }
         let e = orcEntry(cfi[i] >= 0 ? states[Int(cfi[i])] : nil, layout: layout)
+        i += 1
         if e == prev { continue }
-        out.append((s, UInt64(p.offset[i]), e))
+        out.append((s, UInt64(p.offset[i - 1]), e))
         prev = e
         empty = false
       }
