@@ -239,9 +239,12 @@ public final class ObjectProgram {
     return lo < r.upperBound && UInt64(self.offset[lo]) == offset ? lo : nil
   }
 
-  /// The next instruction in the same section.
+  /// The number of decoded instructions; synthetic ones (fake NOPs) follow them.
+  var decodedCount = 0
+
+  /// The next decoded instruction in the same section (never a synthetic one).
   func next(_ i: Int) -> Int? {
-    i + 1 < section.count && section[i + 1] == section[i] ? i + 1 : nil
+    i + 1 < decodedCount && section[i + 1] == section[i] ? i + 1 : nil
   }
 
   func decode() throws(ELFError) {
@@ -270,6 +273,7 @@ public final class ObjectProgram {
       sectionRange[s.index] = start..<section.count
     }
     let n = section.count
+    decodedCount = n
     function = Array(repeating: -1, count: n)
     jumpDest = Array(repeating: -1, count: n)
     callDest = Array(repeating: nil, count: n)

@@ -222,6 +222,8 @@ public final class Validator {
     if name == ".altinstr_replacement" || name == ".altinstr_aux" { return true }
     let fn = Int(p.function[i])
     guard fn >= 0 else { return false }
+    // Static call trampolines (`__SCT__*`, classify_symbols()).
+    if p.functions.functions[fn].name.hasPrefix("__SCT__") { return true }
     if i > 0 {
       let prev = i - 1
       if p.deadEnd[prev] || p.isDeadEnd(p.callDest[prev], recursion: 0) {
