@@ -38,6 +38,8 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingSection(String)
     /// Anything else, in words.
     case malformed(String)
+    /// A condition objtool stops on, with objtool's words and place (`func+0xoff`).
+    case objtool(place: String, message: String)
   }
 
   /// What is wrong.
@@ -82,6 +84,7 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
       return "bad \(name) section size \(size) (not a multiple of \(entrySize))"
     case .missingSection(let name): return "missing section \(name)"
     case .malformed(let text): return text
+    case .objtool(let place, let message): return place.isEmpty ? message : "\(place): \(message)"
     }
   }
 

@@ -33,7 +33,12 @@ struct CheckCommand: ParsableCommand {
       return (v, ORCLayout.of(gen))
     }) {
     case .failure(let e):
-      printError(e.description)
+      if case .objtool = e.kind {
+        // What objtool stops on, in objtool's format.
+        writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
+      } else {
+        printError(e.description)
+      }
       throw ExitCode.failure
     case .success(let (v, layout)):
       // objtool's own format, unprefixed, so that its consumers read ours.

@@ -45,7 +45,9 @@ public struct FunctionTable: Sendable {
       byName[f.name, default: []].append(f.id)
     }
     for (k, v) in bySection {
-      bySection[k] = v.sorted { (functions[$0].offset, functions[$0].size) < (functions[$1].offset, functions[$1].size) }
+      bySection[k] = v.sorted {
+        (functions[$0].offset, functions[$0].size, $0) < (functions[$1].offset, functions[$1].size, $1)
+      }
     }
     self.bySection = bySection
     self.byName = byName
@@ -84,7 +86,10 @@ public struct FunctionTable: Sendable {
     while i >= 0 && steps < 8 {
       let f = functions[ids[i]]
       if offset < f.endOffset || (f.size == 0 && offset == f.offset) {
-        if best == nil || f.size < best!.size { best = f }
+        // The smallest; among aliases (same place and size) the first in the symbol table.
+        if best == nil || f.size < best!.size || (f.size == best!.size && f.symbolIndex < best!.symbolIndex) {
+          best = f
+        }
       }
       i -= 1
       steps += 1

@@ -102,8 +102,7 @@ public final class ObjectProgram {
     let generation = GenerationDetector.detect(file)?.0 ?? .v6_1
     for a in try AlternativesTable(file: file, generation: generation).entries {
       guard let orig = instruction(in: a.instruction.section, at: a.instruction.offset) else {
-        throw ELFError(.malformed("special: can't find orig instruction"), path: file.path,
-                       offset: file.sections[a.instruction.section].offset + a.instruction.offset)
+        throw stop("special: can't find orig instruction", section: a.instruction.section, offset: a.instruction.offset)
       }
       // arch_handle_alternative(): SMAP alternatives are not followed (without
       // --uaccess); POPCNT's original is not.
@@ -122,8 +121,7 @@ public final class ObjectProgram {
       case .nop: alts[site, default: []].append(target)
       case .jumpUnconditional: if let n = next(site) { alts[site, default: []].append(n) }
       default:
-        throw ELFError(.malformed("unsupported instruction at jump label"), path: file.path,
-                       offset: file.sections[b.code.section].offset + b.code.offset)
+        throw stop("unsupported instruction at jump label", section: b.code.section, offset: b.code.offset)
       }
     }
     for e in try ExceptionTable(file: file).entries {
@@ -140,8 +138,7 @@ public final class ObjectProgram {
   /// `handle_group_alt()`: returns the first instruction of the replacement stream.
   func handleGroup(_ a: AlternativeEntry, orig: Int) throws(ELFError) -> Int? {
     func fail(_ message: String, _ i: Int) -> ELFError {
-      ELFError(.malformed(message), path: file.path,
-               offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+      stop(message, section: Int(section[i]), offset: UInt64(offset[i]))
     }
     let origEnd = UInt64(offset[orig]) + UInt64(a.instructionLength)
     let origGroup: Int
@@ -239,6 +236,18 @@ public final class ObjectProgram {
     return lo < r.upperBound && UInt64(self.offset[lo]) == offset ? lo : nil
   }
 
+  /// An error objtool stops on, at `offset` of `section` (`func+0xoff` when a function covers it).
+  func stop(_ message: String, section sec: Int, offset off: UInt64) -> ELFError {
+    let place: String
+    if let f = functions.function(containing: off, in: sec) {
+      place = "\(f.name)+0x\(String(off - f.offset, radix: 16))"
+    } else {
+      place = "\(file.sections[sec].name)+0x\(String(off, radix: 16))"
+    }
+    return ELFError(.objtool(place: place, message: message), path: file.path,
+                    offset: file.sections[sec].offset + off)
+  }
+
   /// The number of decoded instructions; synthetic ones (fake NOPs) follow them.
   var decodedCount = 0
 
@@ -258,7 +267,7 @@ public final class ObjectProgram {
       while at < view.count {
         let inFunction = functions.function(containing: UInt64(at), in: s.index) != nil
         guard let d = decoder.decodeForStack(view.bytes, at: at, inFunction: inFunction) else {
-          throw ELFError(.malformed("can't decode instruction at \(s.name):0x\(String(at, radix: 16))"),
+          throw ELFError(.objtool(place: "", message: "can't decode instruction at \(s.name):0x\(String(at, radix: 16))"),
                          path: file.path, offset: s.offset + UInt64(at))
         }
         section.append(Int32(s.index))
@@ -332,8 +341,8 @@ public final class ObjectProgram {
         destOffset = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
       }
       guard let dest = instruction(in: destSection, at: destOffset) else {
-        throw ELFError(.malformed("can't find jump dest instruction at \(file.sections[destSection].name)+0x\(String(destOffset, radix: 16))"),
-                       path: file.path, offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+        throw stop("can't find jump dest instruction at \(file.sections[destSection].name)+0x\(String(destOffset, radix: 16))",
+                   section: Int(section[i]), offset: UInt64(offset[i]))
       }
       let from = Int(function[i])
       let to = Int(function[dest])
@@ -361,8 +370,8 @@ public final class ObjectProgram {
           if let f = functionAt[SectionPlaceKey(section: sym.sectionIndex, offset: o)] {
             callDest[i] = .function(f)
           } else {
-            throw ELFError(.malformed("can't find call dest symbol at \(file.sections[sym.sectionIndex].name)+0x\(String(o, radix: 16))"),
-                           path: file.path, offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+            throw stop("can't find call dest symbol at \(file.sections[sym.sectionIndex].name)+0x\(String(o, radix: 16))",
+                       section: Int(section[i]), offset: UInt64(offset[i]))
           }
         } else {
           let name = try functions.symbols.name(of: sym)
@@ -380,8 +389,7 @@ public final class ObjectProgram {
       } else {
         let o = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
         guard let f = functionAt[SectionPlaceKey(section: Int(section[i]), offset: o)] else {
-          throw ELFError(.malformed("unannotated intra-function call"), path: file.path,
-                         offset: file.sections[Int(section[i])].offset + UInt64(offset[i]))
+          throw stop("unannotated intra-function call", section: Int(section[i]), offset: UInt64(offset[i]))
         }
         callDest[i] = .function(f)
       }
