@@ -14,14 +14,15 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "Generate ORC.") var orc = false
   @Flag(help: "The object is a module.") var module = false
   @Flag(help: "The object is a linked object.") var link = false
-  @Flag(name: .customLong("dry-run"), help: "Don't write the object (required for now).") var dryRun = false
+  @Flag(name: .customLong("dry-run"), help: "Don't write the object.") var dryRun = false
+  @Flag(help: "Keep the original as FILE.orig before writing (objtool's --backup).") var backup = false
   @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC = false
   @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
   @OptionGroup var generation: GenerationOptions
   @Argument(help: "The object file.") var file: String
 
   func validate() throws {
-    if !dryRun { throw ValidationError("writing ORC into the object is not implemented yet: use --dry-run") }
+    if !orc && printORC { throw ValidationError("--print-orc needs --orc") }
   }
 
   func run() throws {
@@ -44,13 +45,30 @@ struct CheckCommand: ParsableCommand {
       // objtool's own format, unprefixed, so that its consumers read ours.
       let text = v.warnings.map { "\(file): warning: objtool: \($0)\n" }.joined()
       writeStandardError(Array(text.utf8))
-      if orc && printORC {
+      guard orc else { return }
+      let entries = v.orcEntries(layout: layout)
+      if printORC {
         var out: [UInt8] = []
-        for (s, o, e) in v.orcEntries(layout: layout) {
+        for (s, o, e) in entries {
           out += Array("\(v.program.file.sections[s].name)+\(String(o, radix: 16)):".utf8)
           ORCDump.appendEntry(e, layout: layout, to: &out)
         }
         writeStandardOutput(out)
+      }
+      guard !dryRun, !entries.isEmpty else { return }
+      switch Result(catching: { () throws(ELFError) in
+        let bytes = try ORCWriter.bytes(of: v.program.file, entries: entries, layout: layout)
+        if backup { try replaceFile(atPath: file + ".orig", with: [UInt8](v.program.file.source.bytes)) }
+        try replaceFile(atPath: file, with: bytes)
+      }) {
+      case .success: break
+      case .failure(let e):
+        if case .objtool = e.kind {
+          writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
+        } else {
+          printError(e.description)
+        }
+        throw ExitCode.failure
       }
     }
   }
