@@ -71,6 +71,7 @@ public final class ObjectProgram {
       }
     }
     try decode()
+    try buildRelocationIndex()
     try addSpecialSectionAlternatives()
     try linkJumps()
     try linkCalls()
@@ -265,8 +266,11 @@ public final class ObjectProgram {
       let start = section.count
       var at = 0
       while at < view.count {
-        let inFunction = functions.function(containing: UInt64(at), in: s.index) != nil
-        guard let d = decoder.decodeForStack(view.bytes, at: at, inFunction: inFunction) else {
+        let functions = self.functions
+        let index = s.index
+        guard let d = decoder.decodeForStack(view.bytes, at: at, inFunction: {
+          functions.function(containing: UInt64(at), in: index) != nil
+        }) else {
           throw ELFError(.objtool(place: "", message: "can't decode instruction at \(s.name):0x\(String(at, radix: 16))"),
                          path: file.path, offset: s.offset + UInt64(at))
         }
@@ -296,25 +300,39 @@ public final class ObjectProgram {
     }
   }
 
-  /// The relocation inside instruction `i`'s bytes, if any (`insn_reloc()`).
-  func relocation(_ i: Int, _ code: CodeReader) -> Relocation? {
-    let s = Int(section[i])
-    let start = UInt64(offset[i])
-    for o in start..<(start + UInt64(length[i])) {
-      if let r = code.relocation(in: s, at: o) { return r }
+  /// Per code section, its relocations sorted by offset.
+  var relocationIndex: [Int: [Relocation]] = [:]
+
+  func buildRelocationIndex() throws(ELFError) {
+    for s in file.sections where s.type == .rela {
+      let target = Int(s.info)
+      guard target < file.sections.count, file.sections[target].flags.contains(.execInstr) else { continue }
+      let table = try file.relocations(s)
+      relocationIndex[target] = (0..<table.count).map { table[$0] }.sorted { $0.offset < $1.offset }
     }
-    return nil
+  }
+
+  /// The first relocation inside instruction `i`'s bytes, if any (`insn_reloc()`).
+  func relocation(_ i: Int) -> Relocation? {
+    guard let rels = relocationIndex[Int(section[i])] else { return nil }
+    let start = UInt64(offset[i])
+    var lo = 0
+    var hi = rels.count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if rels[mid].offset < start { lo = mid + 1 } else { hi = mid }
+    }
+    return lo < rels.count && rels[lo].offset < start + UInt64(length[i]) ? rels[lo] : nil
   }
 
   func isRetpoline(_ name: String) -> Bool { name.hasPrefix("__x86_indirect_") }
 
   func linkJumps() throws(ELFError) {
-    let code = try CodeReader(table: functions)
     for i in 0..<section.count where type[i] == .jumpConditional || type[i] == .jumpUnconditional {
       if jumpDest[i] >= 0 { continue }  // set by handleGroup()
       var destSection = Int(section[i])
       var destOffset: UInt64
-      if let r = relocation(i, code) {
+      if let r = relocation(i) {
         let sym = try functions.symbols.symbol(at: Int(r.symbolIndex))
         let name = sym.type == .section ? "" : try functions.symbols.name(of: sym)
         if sym.type == .section {
@@ -361,9 +379,8 @@ public final class ObjectProgram {
   }
 
   func linkCalls() throws(ELFError) {
-    let code = try CodeReader(table: functions)
     for i in 0..<section.count where type[i] == .call {
-      if let r = relocation(i, code) {
+      if let r = relocation(i) {
         let sym = try functions.symbols.symbol(at: Int(r.symbolIndex))
         if sym.type == .section {
           let o = UInt64(bitPattern: r.addend + 4)
@@ -409,6 +426,8 @@ public final class ObjectProgram {
   ]
 
   var deadEndCache: [Int: Bool] = [:]
+  /// Each parent's `.cold` child (`cfunc`), built on first use.
+  var coldChild: [Int: Int]? = nil
 
   /// `dead_end_function()`: a call that never returns.
   func isDeadEnd(_ dest: CallDest?, recursion: Int) -> Bool {
@@ -436,9 +455,14 @@ public final class ObjectProgram {
       guard let n = next(i) else { break }
       i = n
     }
-    if let child = parent.indices.first(where: { parent[$0] == id && $0 != id && functions.functions[$0].name.contains(".cold") }) {
-      out += instructions(ofFunction: child)
+    if coldChild == nil {
+      var map: [Int: Int] = [:]
+      for c in parent.indices where parent[c] != c && map[parent[c]] == nil && functions.functions[c].name.contains(".cold") {
+        map[parent[c]] = c
+      }
+      coldChild = map
     }
+    if let child = coldChild?[id] { out += instructions(ofFunction: child) }
     return out
   }
 

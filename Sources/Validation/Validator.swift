@@ -74,6 +74,7 @@ public final class Validator {
     let p = program
     var i = start
     var state = initial
+    var lastID: Int32 = -1
     while true {
       let next = nextToValidate(i)
       let insnFunc = Int(p.function[i])
@@ -86,7 +87,13 @@ public final class Validator {
         if !cfiMatch(i, state) { return true }
         return false
       }
-      cfi[i] = intern(state)
+      // Consecutive instructions mostly share a state: reuse its id (objtool's nr_cfi_reused).
+      if lastID >= 0 && states[Int(lastID)] == state {
+        cfi[i] = lastID
+      } else {
+        cfi[i] = intern(state)
+        lastID = cfi[i]
+      }
       visited[i] = true
 
       if propagateAlternativeCFI(i) { return true }

@@ -41,7 +41,7 @@ public struct DecodedInsn: Sendable {
 extension X86Decoder {
   /// Decodes the instruction at `offset` with objtool's classification; nil if the bytes do not decode.
   /// `inFunction` says whether an STT_FUNC symbol covers it (IRET to self in `sync_core()`).
-  public func decodeForStack(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: Bool) -> DecodedInsn? {
+  public func decodeForStack(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> DecodedInsn? {
     guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
     var insn = ZydisDecodedInstruction()
     var context = ZydisDecoderContext()
@@ -209,7 +209,7 @@ extension X86Decoder {
     case 0xc2, 0xc3:
       out.type = .return
     case 0xcf:
-      if inFunction {
+      if inFunction() {
         add(StackOp(destType: .reg, destReg: sp, srcType: .add, srcReg: sp, srcOffset: 40))
       } else {
         out.type = .contextSwitch
