@@ -26,50 +26,58 @@ struct CheckCommand: ParsableCommand {
   }
 
   func run() throws {
-    switch Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
-      let elf = try ELFFile(path: file)
-      let gen = generation.forced ?? GenerationDetector.detect(elf)?.0 ?? .v6_1
-      let v = Validator(program: try ObjectProgram(file: elf))
-      v.run(noUnreachable: noUnreachable)
-      return (v, ORCLayout.of(gen))
-    }) {
-    case .failure(let e):
-      if case .objtool = e.kind {
-        // What objtool stops on, in objtool's format.
-        writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
-      } else {
-        printError(e.description)
-      }
-      throw ExitCode.failure
-    case .success(let (v, layout)):
-      // objtool's own format, unprefixed, so that its consumers read ours.
-      let text = v.warnings.map { "\(file): warning: objtool: \($0)\n" }.joined()
-      writeStandardError(Array(text.utf8))
-      guard orc else { return }
-      let entries = v.orcEntries(layout: layout)
-      if printORC {
-        var out: [UInt8] = []
-        for (s, o, e) in entries {
-          out += Array("\(v.program.file.sections[s].name)+\(String(o, radix: 16)):".utf8)
-          ORCDump.appendEntry(e, layout: layout, to: &out)
-        }
-        writeStandardOutput(out)
-      }
-      guard !dryRun, !entries.isEmpty else { return }
-      switch Result(catching: { () throws(ELFError) in
-        let bytes = try ORCWriter.bytes(of: v.program.file, entries: entries, layout: layout)
-        if backup { try replaceFile(atPath: file + ".orig", with: [UInt8](v.program.file.source.bytes)) }
-        try replaceFile(atPath: file, with: bytes)
-      }) {
-      case .success: break
-      case .failure(let e):
-        if case .objtool = e.kind {
-          writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
-        } else {
-          printError(e.description)
-        }
-        throw ExitCode.failure
-      }
+    let status = runCheck(file: file, orc: orc, dryRun: dryRun, backup: backup, noUnreachable: noUnreachable,
+                          printORC: printORC, generation: generation.forced)
+    if status != 0 { throw ExitCode(status) }
+  }
+}
+
+/// Validates `file` and (with `orc`) writes its ORC, printing warnings in
+/// objtool's format; returns the exit status. Shared by `orctool check` and
+/// objtool's own command line (which parses its flags by hand: start-up time
+/// counts when kbuild runs it once per object).
+func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable: Bool, printORC: Bool,
+              generation: KernelGeneration?) -> Int32 {
+  func report(_ e: ELFError) {
+    if case .objtool = e.kind {
+      writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
+    } else {
+      printError(e.description)
     }
   }
+  let validated = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
+    let elf = try ELFFile(path: file)
+    let gen = generation ?? GenerationDetector.detect(elf)?.0 ?? .v6_1
+    let v = Validator(program: try ObjectProgram(file: elf))
+    v.run(noUnreachable: noUnreachable)
+    return (v, ORCLayout.of(gen))
+  })
+  guard case .success(let (v, layout)) = validated else {
+    if case .failure(let e) = validated { report(e) }
+    return 1
+  }
+  // objtool's own format, unprefixed, so that its consumers read ours.
+  let text = v.warnings.map { "\(file): warning: objtool: \($0)\n" }.joined()
+  writeStandardError(Array(text.utf8))
+  guard orc else { return 0 }
+  let entries = v.orcEntries(layout: layout)
+  if printORC {
+    var out: [UInt8] = []
+    for (s, o, e) in entries {
+      out += Array("\(v.program.file.sections[s].name)+\(String(o, radix: 16)):".utf8)
+      ORCDump.appendEntry(e, layout: layout, to: &out)
+    }
+    writeStandardOutput(out)
+  }
+  guard !dryRun, !entries.isEmpty else { return 0 }
+  let written = Result(catching: { () throws(ELFError) in
+    let bytes = try ORCWriter.bytes(of: v.program.file, entries: entries, layout: layout)
+    if backup { try replaceFile(atPath: file + ".orig", with: [UInt8](v.program.file.source.bytes)) }
+    try replaceFile(atPath: file, with: bytes)
+  })
+  if case .failure(let e) = written {
+    report(e)
+    return 1
+  }
+  return 0
 }

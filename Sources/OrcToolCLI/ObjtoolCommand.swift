@@ -86,8 +86,29 @@ struct ObjtoolCommand: ParsableCommand {
         printError("objtool option \(refused) is not supported yet (check supports \(checkOptions.sorted().joined(separator: " ")))")
         terminate(1)
       }
-      CheckCommand.main(arguments.filter { $0 != "--stackval" })
-      terminate(0)
+      var files: [String] = []
+      var generation: KernelGeneration? = nil
+      var i = 0
+      var usable = true
+      while i < arguments.count {
+        let a = arguments[i]
+        if a == "--generation", i + 1 < arguments.count, let g = KernelGeneration(versionString: arguments[i + 1]) {
+          generation = g
+          i += 1
+        } else if !a.hasPrefix("-") {
+          files.append(a)
+        } else if !checkOptions.contains(a) {
+          usable = false
+        }
+        i += 1
+      }
+      guard usable, files.count == 1 else {
+        CheckCommand.main(arguments.filter { $0 != "--stackval" })
+        terminate(0)
+      }
+      terminate(runCheck(file: files[0], orc: names.contains("--orc"), dryRun: names.contains("--dry-run"),
+                         backup: names.contains("--backup"), noUnreachable: names.contains("--no-unreachable"),
+                         printORC: false, generation: generation))
     }
     if let (file, generation) = fastPath(arguments) {
       do {
