@@ -122,7 +122,8 @@ public func replaceFile(atPath path: String, with bytes: [UInt8]) throws(ELFErro
   let readBack: Bool
   do {
     let check = try MappedFile(path: temporary)
-    readBack = check.bytes.count == bytes.count && check.bytes.elementsEqual(bytes)
+    readBack = check.bytes.count == bytes.count
+      && bytes.withUnsafeBytes { memcmp($0.baseAddress!, check.bytes.baseAddress!, bytes.count) == 0 }
   } catch {
     readBack = false
   }

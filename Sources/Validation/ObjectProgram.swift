@@ -75,7 +75,16 @@ public final class ObjectProgram {
     try addSpecialSectionAlternatives()
     try linkJumps()
     try linkCalls()
+    hasAlternatives = Array(repeating: false, count: section.count)
+    for k in alts.keys { hasAlternatives[k] = true }
+    hasOverride = Array(repeating: false, count: section.count)
+    for k in nextOverride.keys { hasOverride[k] = true }
   }
+
+  /// Flags for the few instructions with alternatives or a `nextOverride`,
+  /// so the validator's loop looks in the dictionaries only for them.
+  var hasAlternatives: [Bool] = []
+  var hasOverride: [Bool] = []
 
   /// An alternative group (`struct alt_group`): the original instructions at a
   /// site, or one replacement stream for it; both share the original's

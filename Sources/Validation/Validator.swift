@@ -96,12 +96,14 @@ public final class Validator {
       }
       visited[i] = true
 
-      if propagateAlternativeCFI(i) { return true }
+      if p.group[i] >= 0 && propagateAlternativeCFI(i) { return true }
 
-      for alt in p.alts[i] ?? [] {
-        if validateBranch(function: fn, from: alt, state: state) { return true }
+      if p.hasAlternatives[i] {
+        for alt in p.alts[i] ?? [] {
+          if validateBranch(function: fn, from: alt, state: state) { return true }
+        }
+        if p.skipOriginal.contains(i) { return false }
       }
-      if p.skipOriginal.contains(i) && p.alts[i] != nil { return false }
 
       for op in p.ops[i] {
         do {
@@ -155,7 +157,7 @@ public final class Validator {
 
   /// `next_insn_to_validate()`: a replacement stream continues after its original.
   func nextToValidate(_ i: Int) -> Int? {
-    if let o = program.nextOverride[i] { return o >= 0 ? o : nil }
+    if program.hasOverride[i], let o = program.nextOverride[i] { return o >= 0 ? o : nil }
     return program.next(i)
   }
 
