@@ -286,9 +286,12 @@ public final class Validator {
   /// `init_orc_entry()`.
   func orcEntry(_ state: CFIState?, layout: ORCLayout) -> ORCEntry {
     var e = ORCEntry(spOffset: 0, bpOffset: 0, spReg: .undefined, bpReg: .undefined, rawType: 0, flag: false)
-    guard let s = state else { return e }
+    guard let s = state else { return e }  // 6.1: CALL with sp undefined; 6.12: ORC_TYPE_UNDEFINED
     e.flag = s.end
-    guard s.cfa.base != CFIBase.undefined else { return e }
+    guard s.cfa.base != CFIBase.undefined else {
+      if layout.generation == .v6_12 { e.rawType = layout.rawType(.call) ?? 0 }
+      return e
+    }
     switch s.cfa.base {
     case CFIBase.sp: e.spReg = .sp
     case CFIBase.spIndirect: e.spReg = .spIndirect
@@ -308,7 +311,11 @@ public final class Validator {
     }
     e.spOffset = Int16(truncatingIfNeeded: s.cfa.offset)
     e.bpOffset = Int16(truncatingIfNeeded: bp.offset)
-    e.rawType = s.type
+    // The state's type is objtool 6.1's UNWIND_HINT_TYPE_* (CALL 0, REGS 1, REGS_PARTIAL 2);
+    // the layout encodes it (6.12: ORC_TYPE_CALL is 2).
+    let frame: ORCFrameType = s.type == 1 ? .regs : s.type == 2 ? .regsPartial : .call
+    e.rawType = layout.rawType(frame) ?? s.type
+    if layout.generation == .v6_12 { e.flag = false }  // `signal`: only hints set it
     return e
   }
 }
