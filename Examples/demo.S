@@ -5,9 +5,10 @@
  * `pushf; pop %rax` padded with NOPs, described by one 6.1 `alt_instr`
  * (12 bytes: instr_offset, repl_offset, cpuid, instrlen, replacementlen).
  *
- * The ORC entries are written by hand here, as objtool 6.1 would emit them
- * for the original stream; `orctool check --orc` will generate them once
- * stack validation lands.
+ * `make demo` runs `orctool --orc --module --link` on it (objtool's own
+ * command line): the stack of every path is validated, the two streams are
+ * flattened into one CFI table by byte offset (seed 000), and the ORC is
+ * written into the object.
  */
 	.include "orc.inc"
 	MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
@@ -19,7 +20,6 @@ X86_FEATURE_ALWAYS = 3 * 32 + 21
 	.type demo_save_flags, @function
 demo_save_flags:
 	push %rbp
-1:	mov %rsp, %rbp
 2:	push %rbx
 3:
 661:	call *pv_ops+8(%rip)
@@ -42,8 +42,3 @@ demo_save_flags:
 	.byte 662b - 661b
 	.byte 6651b - 6641b
 
-	/* CFI of the original stream (objtool's ORC for it). */
-	ORC61 demo_save_flags, 8,   0, ORC_REG_SP, ORC_REG_UNDEFINED, 0, 0
-	ORC61 1b,             16, -16, ORC_REG_SP, ORC_REG_PREV_SP,   0, 0
-	ORC61 2b,             16, -16, ORC_REG_BP, ORC_REG_PREV_SP,   0, 0
-	ORC61 5b,              8,   0, ORC_REG_SP, ORC_REG_UNDEFINED, 0, 0

@@ -5,11 +5,14 @@ cd "$(dirname "$0")/.."
 OUT=.build/demo; mkdir -p "$OUT"
 as -I Fixtures -o "$OUT/demo.o" Examples/demo.S
 BIN="$(swift build --show-bin-path)/orctool"
-echo "== orctool elf info $OUT/demo.o"
-"$BIN" elf info "$OUT/demo.o"
+echo "== orctool --orc --module --link $OUT/demo.o   (objtool's command line: validate, generate, write)"
+"$BIN" --orc --module --link "$OUT/demo.o" && echo "(no warnings)"
 echo
-echo "== .altinstructions (objdump -dr)"
-objdump -d -j .text -j .altinstr_replacement "$OUT/demo.o" | sed -n '/Disassembly/,$p'
+echo "== orctool alternatives $OUT/demo.o   (the streams side by side, CFI per byte offset)"
+"$BIN" alternatives "$OUT/demo.o"
 echo
 echo "== orctool --dump=orc $OUT/demo.o   (objtool 6.1's text)"
 "$BIN" --dump=orc "$OUT/demo.o"
+echo
+echo "== orctool elf info $OUT/demo.o"
+"$BIN" elf info "$OUT/demo.o" | head -3

@@ -142,6 +142,9 @@ public final class ObjectProgram {
     }
   }
 
+  /// The `.altinstructions` entry behind each replacement group.
+  var groupEntry: [Int: AlternativeEntry] = [:]
+
   /// Original instructions whose own path is not followed (`skip_orig`).
   var skipOriginal = Set<Int>()
 
@@ -215,6 +218,7 @@ public final class ObjectProgram {
     }
     nextOverride[last] = next(groups[origGroup].last) ?? -1
     groups.append(AltGroup(first: first, last: last, original: origGroup, length: a.instructionLength))
+    groupEntry[groups.count - 1] = a
     return first
   }
 

@@ -201,3 +201,23 @@ struct CheckTests {
     #expect(identical >= 99, "\(identical) of \(sample.count)")
   }
 }
+
+@Suite("The alternatives view (seed 000's table)")
+struct AlternativesViewTests {
+  @Test("each stream's instructions with their CFI, the flattened table, and a conflict marked")
+  func view() throws {
+    let a = try module("seed000a.S", generation: .v6_1, threeStreams(reversed: false))
+    let r = try Fixtures.run(Fixtures.orctool, ["alternatives", a])
+    #expect(r.status == 0)
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.first == "f+0x1: alternative site, 6 bytes, 2 replacement streams")
+    #expect(lines.contains { $0.contains("pop %rax") && $0.hasSuffix("sp:sp+24 bp:(und)") })
+    #expect(lines.contains { $0.contains("(fake nop, 4 bytes)") && $0.hasSuffix("sp:sp+16 bp:(und)") })
+    #expect(!r.stdout.contains("conflict"))
+    let b = try module("seed000b.S", generation: .v6_1, conflictingStreams(reversed: false))
+    let c = try Fixtures.run(Fixtures.orctool, ["alternatives", "--format", "json", b])
+    let sites = try JSONDecoder().decode([AlternativeSite].self, from: c.stdoutData)
+    #expect(sites.count == 1 && sites[0].hasConflict)
+    #expect(sites[0].boundaries.first { $0.offset == 7 }?.states == ["sp:sp+8 bp:(und)", "sp:sp+16 bp:(und)"])
+  }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import ELF
+import Foundation
+import Kernel
+import ORC
+import Validation
+
+/// `orctool alternatives FILE`: every alternative site, its streams side by side, the CFI per offset.
+struct AlternativesCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "alternatives",
+    abstract: "Show each alternative site: its streams side by side with the CFI at every byte offset (seed 000).")
+
+  @Option(help: "Only the sites in this function.") var function: String?
+  @OptionGroup var generation: GenerationOptions
+  @Option(help: "text or json.") var format: OutputFormat = .text
+  @Argument(help: "An object or module.") var file: String
+
+  func run() throws {
+    let forced = generation.forced
+    let result = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
+      let elf = try ELFFile(path: file)
+      let v = Validator(program: try ObjectProgram(file: elf))
+      v.run(noUnreachable: true)
+      return (v, ORCLayout.of(forced ?? GenerationDetector.detect(elf)?.0 ?? .v6_1))
+    })
+    guard case .success(let (v, layout)) = result else {
+      if case .failure(let e) = result { printError(e.description) }
+      throw ExitCode.failure
+    }
+    let sites = v.alternativeSites(function: function, layout: layout)
+    if format == .json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      writeStandardOutput(Array(try encoder.encode(sites)) + [0x0a])
+      return
+    }
+    var out = ""
+    for s in sites {
+      out += "\(s.site): alternative site, \(s.length) bytes, \(s.streams.count - 1) replacement stream\(s.streams.count == 2 ? "" : "s")\(s.hasConflict ? " — CONFLICT" : "")\n"
+      for stream in s.streams {
+        out += "  \(stream.label):\n"
+        for step in stream.steps {
+          out += "    +\(step.offset)".rightPad(10)
+          out += step.text.rightPad(32) + " "
+          out += (step.cfi ?? "(not reached)") + "\n"
+        }
+      }
+      out += "  flattened CFI by offset:\n"
+      for b in s.boundaries {
+        let mark = b.states.count > 1 ? "  <== stack layout conflict" : ""
+        out += "    +\(b.offset)".rightPad(10)
+        out += b.states.joined(separator: " | ").rightPad(32) + " "
+        out += "boundary of: " + b.streams.joined(separator: ", ") + mark + "\n"
+      }
+    }
+    writeStandardOutput(Array(out.utf8))
+  }
+}

@@ -1,0 +1,94 @@
+import ELF
+import ORC
+import X86
+
+/// One alternative site with its streams side by side and the CFI at each
+/// byte offset of each stream (seed 000's table, from the validated code).
+public struct AlternativeSite: Sendable, Codable {
+  /// One instruction of a stream.
+  public struct Step: Sendable, Codable {
+    public var offset: Int
+    public var text: String
+    /// The CFI before the instruction, as ORC prints it (`sp:sp+16 bp:(und)`), or nil when not reached.
+    public var cfi: String?
+  }
+  /// The original code or one replacement.
+  public struct Stream: Sendable, Codable {
+    public var label: String
+    public var steps: [Step]
+  }
+  /// One byte offset of the flattened table.
+  public struct Boundary: Sendable, Codable {
+    public var offset: Int
+    /// The distinct states the streams bring here; more than one is a conflict.
+    public var states: [String]
+    /// The streams with an instruction boundary here.
+    public var streams: [String]
+  }
+  public var site: String
+  public var length: Int
+  public var streams: [Stream]
+  public var boundaries: [Boundary]
+  public var hasConflict: Bool { boundaries.contains { $0.states.count > 1 } }
+}
+
+extension Validator {
+  /// Every alternative site (optionally of function `function`), after `run()`.
+  public func alternativeSites(function: String? = nil, layout: ORCLayout) -> [AlternativeSite] {
+    let p = program
+    func cfiText(_ i: Int) -> String? {
+      guard cfi[i] >= 0 else { return nil }
+      var out: [UInt8] = []
+      let e = orcEntry(states[Int(cfi[i])], layout: layout)
+      ORCDump.appendEntry(e, layout: layout, to: &out)
+      // "sp:... bp:..." only: drop the type and flag that follow.
+      let text = String(decoding: out, as: UTF8.self)
+      let parts = text.split(separator: " ").filter { $0.hasPrefix("sp:") || $0.hasPrefix("bp:") }
+      return parts.joined(separator: " ")
+    }
+    func steps(_ g: ObjectProgram.AltGroup) -> [AlternativeSite.Step] {
+      var out: [AlternativeSite.Step] = []
+      var i = g.first
+      while true {
+        let text: String
+        if i >= p.decodedCount {
+          text = "(fake nop, \(p.length[i]) byte\(p.length[i] == 1 ? "" : "s"))"
+        } else {
+          let s = p.file.sections[Int(p.section[i])]
+          let bytes = p.file.contents(of: s).slice(Int(p.offset[i]), Int(p.length[i])).map { Array($0.bytes) } ?? []
+          text = X86Decoder.disassemble(bytes)
+        }
+        out.append(.init(offset: Int(p.offset[i]) - Int(p.offset[g.first]), text: text, cfi: cfiText(i)))
+        if i == g.last { break }
+        guard let n = nextToValidate(i) else { break }
+        i = n
+      }
+      return out
+    }
+    var sites: [AlternativeSite] = []
+    for (g, group) in p.groups.enumerated() where group.original == nil {
+      let site = place(group.first)
+      if let function, !site.hasPrefix(function + "+") { continue }
+      var streams = [AlternativeSite.Stream(label: "original", steps: steps(group))]
+      var n = 0
+      for (r, rg) in p.groups.enumerated() where rg.original == g {
+        n += 1
+        var label = "replacement \(n)"
+        if let e = p.groupEntry[r] { label += " (feature \(e.feature)\(e.inverted ? ", inverted" : ""))" }
+        streams.append(.init(label: label, steps: steps(rg)))
+      }
+      var byOffset: [Int: (states: [String], streams: [String])] = [:]
+      for s in streams {
+        for step in s.steps {
+          var b = byOffset[step.offset] ?? ([], [])
+          if let c = step.cfi, !b.states.contains(c) { b.states.append(c) }
+          b.streams.append(s.label)
+          byOffset[step.offset] = b
+        }
+      }
+      let boundaries = byOffset.keys.sorted().map { AlternativeSite.Boundary(offset: $0, states: byOffset[$0]!.states, streams: byOffset[$0]!.streams) }
+      sites.append(AlternativeSite(site: site, length: group.length, streams: streams, boundaries: boundaries))
+    }
+    return sites
+  }
+}
