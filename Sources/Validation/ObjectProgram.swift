@@ -75,6 +75,7 @@ public final class ObjectProgram {
     try addSpecialSectionAlternatives()
     try linkJumps()
     try linkCalls()
+    try addJumpTables()
     hasAlternatives = Array(repeating: false, count: section.count)
     for k in alts.keys { hasAlternatives[k] = true }
     hasOverride = Array(repeating: false, count: section.count)
@@ -493,10 +494,121 @@ public final class ObjectProgram {
     return true
   }
 
-  /// `is_sibling_call()`.
+  /// `is_sibling_call()`: an indirect jump is one unless it uses a jump table.
   func isSiblingCall(_ i: Int) -> Bool {
     guard function[i] >= 0 else { return false }
-    if type[i] == .jumpDynamic { return true }  // no jump tables in this object model yet
+    if type[i] == .jumpDynamic { return !usesJumpTable.contains(i) }
     return (type[i] == .jumpConditional || type[i] == .jumpUnconditional) && callDest[i] != nil
+  }
+
+  /// Indirect jumps through a switch table, and whether objtool would stop
+  /// reporting unreachable code (a PC-relative table reference).
+  var usesJumpTable = Set<Int>()
+  public internal(set) var ignoreUnreachables = false
+
+  /// Switch jump tables (`add_jump_table_alts()`): for an indirect jump, the
+  /// `.rodata` table a nearby instruction points to; each entry that lands in
+  /// the same function becomes an alternative path of the jump.
+  func addJumpTables() throws(ELFError) {
+    let rodata = Set(file.sections.filter {
+      ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
+    }.map(\.index))
+    guard !rodata.isEmpty else { return }
+    // Each rodata section's relocations, in file order: (offset, place).
+    var tables: [Int: [(offset: UInt64, section: Int, addend: Int64)]] = [:]
+    for s in file.sections where s.type == .rela && rodata.contains(Int(s.info)) {
+      let rel = try file.relocations(s)
+      var list: [(UInt64, Int, Int64)] = []
+      for k in 0..<rel.count {
+        let sym = try functions.symbols.symbol(at: Int(rel[k].symbolIndex))
+        list.append((rel[k].offset, sym.isDefined ? sym.sectionIndex : -1, rel[k].addend))
+      }
+      tables[Int(s.info)] = list
+    }
+    var firstJumpSource = [Int: Int]()
+    var tableOf: [Int: (section: Int, index: Int)] = [:]
+    var starts = Set<String>()
+    func parentOf(_ i: Int) -> Int { function[i] >= 0 ? parent[Int(function[i])] : -1 }
+
+    // `arch_find_switch_table()`.
+    func switchTable(_ i: Int) -> (section: Int, index: Int)? {
+      guard let r = relocation(i), let sym = try? functions.symbols.symbol(at: Int(r.symbolIndex)),
+        sym.type == .section, rodata.contains(sym.sectionIndex)
+      else { return nil }
+      let tableSection = sym.sectionIndex
+      var tableOffset = UInt64(bitPattern: r.addend)
+      if r.type == X86RelocationType.pc32.rawValue { tableOffset &+= 4 }
+      if file.sections[tableSection].name != ".data.rel.ro.c_jump_table",
+        (0..<functions.symbols.count).contains(where: { k in
+          guard let s = try? functions.symbols.symbol(at: k), s.sectionIndex == tableSection, s.type != .section else { return false }
+          return s.value <= tableOffset && tableOffset < s.value + s.size
+        })
+      { return nil }
+      guard let list = tables[tableSection], let index = list.firstIndex(where: { $0.offset == tableOffset }) else { return nil }
+      if r.type == X86RelocationType.pc32.rawValue { ignoreUnreachables = true }
+      return (tableSection, index)
+    }
+
+    // `find_jump_table()`: walk back from the indirect jump.
+    func findTable(_ jump: Int, _ fn: Int) -> (section: Int, index: Int)? {
+      var insn: Int? = jump
+      while let i = insn, function[i] >= 0, parentOf(i) == fn {
+        if i != jump && type[i] == .jumpDynamic { break }
+        if type[i] == .jumpUnconditional, jumpDest[i] >= 0,
+          offset[Int(jumpDest[i])] <= offset[i] || offset[Int(jumpDest[i])] > offset[jump]
+        { break }
+        if let t = switchTable(i), let e = tables[t.section]?[t.index], e.section >= 0,
+          let dest = instruction(in: e.section, at: UInt64(bitPattern: e.addend)), function[dest] >= 0,
+          parentOf(dest) == fn
+        {
+          return t
+        }
+        if let src = firstJumpSource[i] {
+          insn = src
+        } else if i > 0, section[i - 1] == section[i], function[i - 1] == function[i] {
+          insn = i - 1
+        } else {
+          insn = nil
+        }
+      }
+      return nil
+    }
+
+    let candidates = functions.functions.filter { !isAlias[$0.id] }
+    for f in candidates {
+      for i in instructions(ofFunction: f.id) {
+        if jumpDest[i] >= 0 && offset[Int(jumpDest[i])] > offset[i] && firstJumpSource[Int(jumpDest[i])] == nil {
+          firstJumpSource[Int(jumpDest[i])] = i
+        }
+        guard type[i] == .jumpDynamic, let t = findTable(i, f.id) else { continue }
+        starts.insert("\(t.section):\(t.index)")
+        tableOf[i] = t
+      }
+    }
+    for f in candidates {
+      for i in instructions(ofFunction: f.id) {
+        guard let t = tableOf[i], let list = tables[t.section] else { continue }
+        let fn = parentOf(i)
+        let pf = functions.functions[fn]
+        var previous: UInt64 = 0
+        var k = t.index
+        while k < list.count {
+          let e = list[k]
+          if k != t.index && starts.contains("\(t.section):\(k)") { break }
+          if previous != 0 && e.offset != previous + 8 { break }
+          if e.section == pf.section && UInt64(bitPattern: e.addend) == pf.offset { break }
+          guard e.section >= 0, let dest = instruction(in: e.section, at: UInt64(bitPattern: e.addend)),
+            function[dest] >= 0, parentOf(dest) == fn
+          else { break }
+          alts[i, default: []].append(dest)
+          previous = e.offset
+          k += 1
+        }
+        if previous == 0 {
+          throw stop("can't find switch jump table", section: Int(section[i]), offset: UInt64(offset[i]))
+        }
+        usesJumpTable.insert(i)
+      }
+    }
   }
 }

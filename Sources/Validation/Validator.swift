@@ -66,7 +66,7 @@ public final class Validator {
         if validateBranch(function: f.id, from: start, state: .initialFunction) { count += 1 }
       }
     }
-    if count == 0 && !noUnreachable { validateReachable() }
+    if count == 0 && !noUnreachable && !program.ignoreUnreachables { validateReachable() }
   }
 
   /// `validate_branch()`: follows one path; true when it stopped on an error.
@@ -79,7 +79,7 @@ public final class Validator {
       let next = nextToValidate(i)
       let insnFunc = Int(p.function[i])
       if insnFunc >= 0 && fn != p.parent[insnFunc] {
-        if p.functions.functions[fn].name.hasPrefix("__cfi_") { return false }
+        if p.functions.functions[fn].name.hasPrefix("__cfi_") || p.ignoreUnreachables { return false }
         warnings.append("\(p.functions.functions[fn].name)() falls through to next function \(p.functions.functions[insnFunc].name)()")
         return true
       }
@@ -147,7 +147,7 @@ public final class Validator {
       }
       if p.deadEnd[i] { return false }
       guard let n = next else {
-        if state.cfa.base == CFIBase.undefined { return false }
+        if state.cfa.base == CFIBase.undefined || p.ignoreUnreachables { return false }
         warnings.append("\(p.file.sections[Int(p.section[i])].name): unexpected end of section")
         return true
       }
