@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ELF
 import Kernel
 import ORC
@@ -19,6 +20,7 @@ struct CheckCommand: ParsableCommand {
   @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC = false
   @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
   @OptionGroup var generation: GenerationOptions
+  @Option(help: "text (objtool's warning lines) or json.") var format: OutputFormat = .text
   @Argument(help: "The object file.") var file: String
 
   func validate() throws {
@@ -27,7 +29,7 @@ struct CheckCommand: ParsableCommand {
 
   func run() throws {
     let status = runCheck(file: file, orc: orc, dryRun: dryRun, backup: backup, noUnreachable: noUnreachable,
-                          printORC: printORC, generation: generation.forced)
+                          printORC: printORC, generation: generation.forced, json: format == .json)
     if status != 0 { throw ExitCode(status) }
   }
 }
@@ -37,7 +39,7 @@ struct CheckCommand: ParsableCommand {
 /// objtool's own command line (which parses its flags by hand: start-up time
 /// counts when kbuild runs it once per object).
 func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable: Bool, printORC: Bool,
-              generation: KernelGeneration?) -> Int32 {
+              generation: KernelGeneration?, json: Bool = false) -> Int32 {
   func report(_ e: ELFError) {
     if case .objtool = e.kind {
       writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
@@ -56,9 +58,22 @@ func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable
     if case .failure(let e) = validated { report(e) }
     return 1
   }
-  // objtool's own format, unprefixed, so that its consumers read ours.
-  let text = v.warnings.map { "\(file): warning: objtool: \($0)\n" }.joined()
-  writeStandardError(Array(text.utf8))
+  if json {
+    // One object per diagnostic: {"file", "location", "message"} (location empty for file-wide ones).
+    let items = v.warnings.map { w -> [String: String] in
+      if let r = w.range(of: ": "), !w[..<r.lowerBound].contains(" ") {
+        return ["file": file, "location": String(w[..<r.lowerBound]), "message": String(w[r.upperBound...])]
+      }
+      return ["file": file, "location": "", "message": w]
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    writeStandardOutput(Array((try? encoder.encode(items)) ?? Data()) + [0x0a])
+  } else {
+    // objtool's own format, unprefixed, so that its consumers read ours.
+    let text = v.warnings.map { "\(file): warning: objtool: \($0)\n" }.joined()
+    writeStandardError(Array(text.utf8))
+  }
   guard orc else { return 0 }
   let entries = v.orcEntries(layout: layout)
   if printORC {

@@ -197,8 +197,29 @@ struct CheckTests {
         Issue.record("differs from objtool: \(module)")
       }
     }
-    // crc32c-intel.ko (a jump table, not followed yet) is the one known difference in the corpus.
-    #expect(identical >= 99, "\(identical) of \(sample.count)")
+    #expect(identical == sample.count, "\(identical) of \(sample.count)")
+  }
+}
+
+@Suite("Switch jump tables")
+struct JumpTableTests {
+  @Test("crc32c-intel.ko: the targets of crc_pcl's table are followed as objtool follows them",
+        .enabled(if: Corpus.current != nil))
+  func crc32c() throws {
+    let corpus = try #require(Corpus.current)
+    let module = try #require(Corpus.modules(under: corpus.modules61).first { $0.hasSuffix("/crc32c-intel.ko") })
+    let dir = try Fixtures.temporaryDirectory()
+    let ours = dir.appendingPathComponent("m.ko").path
+    let theirs = dir.appendingPathComponent("o.ko").path
+    for out in [ours, theirs] {
+      #expect(try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+                                           "--remove-section=.rela.orc_unwind_ip", module, out]).status == 0)
+    }
+    #expect(try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", ours]).stderr.isEmpty)
+    _ = try Fixtures.run(corpus.objtool61, ["--orc", "--module", "--link", theirs])
+    let a = try Fixtures.run(corpus.objtool61, ["--dump=orc", ours]).stdout
+    let b = try Fixtures.run(corpus.objtool61, ["--dump=orc", theirs]).stdout
+    #expect(!a.isEmpty && a == b)
   }
 }
 
@@ -219,5 +240,17 @@ struct AlternativesViewTests {
     let sites = try JSONDecoder().decode([AlternativeSite].self, from: c.stdoutData)
     #expect(sites.count == 1 && sites[0].hasConflict)
     #expect(sites[0].boundaries.first { $0.offset == 7 }?.states == ["sp:sp+8 bp:(und)", "sp:sp+16 bp:(und)"])
+  }
+}
+
+@Suite("check --format json")
+struct CheckJSONTests {
+  @Test("diagnostics as objects with file, location and message")
+  func json() throws {
+    let path = try module("json.S", generation: .v6_1, ".text\n.globl f\n.type f, @function\nf: push %rbx\n ret\n.size f, . - f\n")
+    let r = try Fixtures.run(Fixtures.orctool, ["check", "--format", "json", path])
+    #expect(r.status == 0)
+    let items = try JSONDecoder().decode([[String: String]].self, from: r.stdoutData)
+    #expect(items == [["file": path, "location": "f+0x1", "message": "return with modified stack frame"]])
   }
 }
