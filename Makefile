@@ -1,7 +1,7 @@
 # OrcTool. Quick start: `make demo`, `make test` (each installs what it needs first).
 SWIFT ?= swift
 
-.PHONY: all deps build demo test corpus corpus-all dump unwind-check compare bench figures format clean
+.PHONY: all deps build demo test corpus corpus-all dump unwind-check compare compare-check bench figures format clean
 
 all: build
 
@@ -35,7 +35,11 @@ compare: deps
 	@bash scripts/compare-dump.sh --dbg
 
 bench: deps
+	@bash scripts/bench-check.sh
 	@bash scripts/bench-dump.sh
+
+compare-check: deps
+	@bash scripts/compare-check.sh
 
 unwind-check: deps
 	@bash scripts/unwind-check.sh
