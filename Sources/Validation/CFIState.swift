@@ -52,6 +52,10 @@ public struct CFIState: Hashable, Sendable {
                     stackSize: 8)
   }()
 
+  /// `init_cfi`: nothing known (the base of unwind hints and of paths started at one).
+  public static let initialHint = CFIState(
+    cfa: .undefined, regs: Array(repeating: .undefined, count: 17), vals: Array(repeating: .undefined, count: 17))
+
   /// `arch_callee_saved_reg()`: BX, BP, R12–R15.
   static func isCalleeSaved(_ reg: UInt8) -> Bool { [3, 5, 12, 13, 14, 15].contains(reg) }
 }

@@ -16,6 +16,16 @@ extension CFIState {
     regs[Int(reg)] = CFIState.initialFunction.regs[Int(reg)]
   }
 
+  /// `update_cfi_state_regs()`: in a REGS / REGS_PARTIAL frame only the CFA offset moves.
+  mutating func applyToRegisterFrame(_ op: StackOp) {
+    guard cfa.base == CFIBase.sp || cfa.base == CFIBase.spIndirect else { return }
+    if op.destType == .push || op.destType == .pushf { cfa.offset += 8 }
+    if op.srcType == .pop || op.srcType == .popf { cfa.offset -= 8 }
+    if op.destType == .reg && op.srcType == .add && op.destReg == 4 && op.srcReg == 4 {
+      cfa.offset -= Int32(truncatingIfNeeded: op.srcOffset)
+    }
+  }
+
   /// Applies one stack operation (`update_cfi_state()` in tools/objtool/check.c, for
   /// ordinary CALL-type states). `inFunction`: the instruction belongs to a function;
   /// `nextIsHint`: the next instruction carries an unwind hint.

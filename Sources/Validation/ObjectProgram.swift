@@ -72,14 +72,169 @@ public final class ObjectProgram {
     }
     try decode()
     try buildRelocationIndex()
+    try addIgnores()
+    try addIgnoreAlternatives()
     try addSpecialSectionAlternatives()
     try linkJumps()
+    try readIntraFunctionCalls()
     try linkCalls()
+    try addDeadEnds()
     try addJumpTables()
+    try readUnwindHints()
     hasAlternatives = Array(repeating: false, count: section.count)
     for k in alts.keys { hasAlternatives[k] = true }
     hasOverride = Array(repeating: false, count: section.count)
     for k in nextOverride.keys { hasOverride[k] = true }
+  }
+
+  // MARK: Annotations (.discard.*), objtool 6.1's decode_sections() order.
+
+  /// Instructions of functions in `.discard.func_stack_frame_non_standard` (`insn->ignore`).
+  public internal(set) var ignored: [Bool] = []
+  /// Sites whose alternatives are not followed (`.discard.ignore_alts`).
+  var ignoreAlternatives = Set<Int>()
+  /// Unwind hints: the CFI an instruction starts with (`insn->hint`, `insn->cfi`).
+  var hints: [Int: CFIState] = [:]
+  var isHint: [Bool] = []
+  /// `UNWIND_HINT_SAVE` / `UNWIND_HINT_RESTORE` instructions.
+  var saveHints = Set<Int>()
+  var restoreHints = Set<Int>()
+  /// Whether the object has `.discard.unwind_hints` (`file->hints`).
+  public internal(set) var hasHints = false
+
+  /// The relocations of a `.discard.*` section's `.rela` companion.
+  func annotationPlaces(_ name: String) throws(ELFError) -> [(symbol: Symbol, addend: Int64, offset: UInt64)] {
+    guard let rela = file.section(named: ".rela" + name) else { return [] }
+    let table = try file.relocations(rela)
+    var out: [(Symbol, Int64, UInt64)] = []
+    for k in 0..<table.count {
+      out.append((try functions.symbols.symbol(at: Int(table[k].symbolIndex)), table[k].addend, table[k].offset))
+    }
+    return out
+  }
+
+  /// `add_ignores()`.
+  func addIgnores() throws(ELFError) {
+    ignored = Array(repeating: false, count: section.count)
+    for (sym, addend, _) in try annotationPlaces(".discard.func_stack_frame_non_standard") {
+      let fn: Int?
+      switch sym.type {
+      case .function: fn = functionBySymbol[sym.index]
+      case .section: fn = functionAt[SectionPlaceKey(section: sym.sectionIndex, offset: UInt64(bitPattern: addend))]
+      default: fn = nil
+      }
+      guard let fn else { continue }
+      for i in instructions(ofFunction: fn) { ignored[i] = true }
+    }
+  }
+
+  /// `add_ignore_alternatives()`.
+  func addIgnoreAlternatives() throws(ELFError) {
+    for (sym, addend, o) in try annotationPlaces(".discard.ignore_alts") {
+      guard sym.type == .section, let i = instruction(in: sym.sectionIndex, at: UInt64(bitPattern: addend)) else {
+        throw ELFError(.objtool(place: "", message: "bad .discard.ignore_alts entry"), path: file.path, offset: o)
+      }
+      ignoreAlternatives.insert(i)
+    }
+  }
+
+  /// `read_intra_function_calls()`: annotated calls within a function are jumps that push.
+  func readIntraFunctionCalls() throws(ELFError) {
+    for (sym, addend, o) in try annotationPlaces(".discard.intra_function_calls") {
+      guard sym.type == .section, let i = instruction(in: sym.sectionIndex, at: UInt64(bitPattern: addend)) else {
+        throw ELFError(.objtool(place: "", message: "bad .discard.intra_function_call entry"), path: file.path, offset: o)
+      }
+      guard type[i] == .call else {
+        throw stop("intra_function_call not a direct call", section: Int(section[i]), offset: UInt64(offset[i]))
+      }
+      type[i] = .jumpUnconditional
+      let dest = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
+      guard let d = instruction(in: Int(section[i]), at: dest) else {
+        throw stop("can't find call dest at \(file.sections[Int(section[i])].name)+0x\(String(dest, radix: 16))",
+                   section: Int(section[i]), offset: UInt64(offset[i]))
+      }
+      jumpDest[i] = Int32(d)
+    }
+  }
+
+  /// `add_dead_ends()`: `.discard.unreachable` marks the instruction before a
+  /// place as a dead end, `.discard.reachable` as not one.
+  func addDeadEnds() throws(ELFError) {
+    for (name, value) in [(".discard.unreachable", true), (".discard.reachable", false)] {
+      for (sym, addend, _) in try annotationPlaces(name) where sym.type == .section {
+        let place = UInt64(bitPattern: addend)
+        var target: Int? = nil
+        if let i = instruction(in: sym.sectionIndex, at: place) {
+          target = i > 0 ? i - 1 : nil  // the previous instruction of the whole list, as objtool's
+        } else if place == file.sections[sym.sectionIndex].size, let r = sectionRange[sym.sectionIndex], !r.isEmpty {
+          target = r.upperBound - 1
+        }
+        if let t = target { deadEnd[t] = value }
+      }
+    }
+  }
+
+  /// `read_unwind_hints()` (6.1 `struct unwind_hint`: ip, sp_offset, sp_reg, type, end; 12 bytes).
+  func readUnwindHints() throws(ELFError) {
+    isHint = Array(repeating: false, count: section.count)
+    guard let sec = file.section(named: ".discard.unwind_hints") else { return }
+    guard sec.size % 12 == 0 else {
+      throw ELFError(.objtool(place: "", message: "struct unwind_hint size mismatch"), path: file.path, offset: sec.headerOffset)
+    }
+    hasHints = true
+    let view = file.contents(of: sec)
+    var byOffset: [UInt64: (Symbol, Int64)] = [:]
+    for (sym, addend, o) in try annotationPlaces(".discard.unwind_hints") { byOffset[o] = (sym, addend) }
+    var cfi = CFIState.initialHint
+    for k in 0..<(Int(sec.size) / 12) {
+      guard let (sym, addend) = byOffset[UInt64(k * 12)] else {
+        throw ELFError(.objtool(place: "", message: "can't find reloc for unwind_hints[\(k)]"), path: file.path,
+                       offset: sec.offset + UInt64(k * 12))
+      }
+      let place = UInt64(bitPattern: Int64(bitPattern: sym.type == .section ? 0 : sym.value) + addend)
+      guard let i = instruction(in: sym.sectionIndex, at: place) else {
+        throw ELFError(.objtool(place: "", message: "can't find insn for unwind_hints[\(k)]"), path: file.path,
+                       offset: sec.offset + UInt64(k * 12))
+      }
+      let spOffset = view.load(Int16.self, at: k * 12 + 4)
+      let spReg = view.load(UInt8.self, at: k * 12 + 6)
+      var hintType = view.load(UInt8.self, at: k * 12 + 7)
+      let end = view.load(UInt8.self, at: k * 12 + 8)
+      isHint[i] = true
+      switch hintType {
+      case 5:  // UNWIND_HINT_TYPE_SAVE
+        isHint[i] = false
+        saveHints.insert(i)
+        continue
+      case 6:  // UNWIND_HINT_TYPE_RESTORE
+        restoreHints.insert(i)
+        continue
+      case 4:  // UNWIND_HINT_TYPE_ENTRY: a CALL hint at an entry point
+        hintType = 0
+      case 3:  // UNWIND_HINT_TYPE_FUNC
+        hints[i] = CFIState.initialFunction
+        continue
+      default: break
+      }
+      if let existing = hints[i] { cfi = existing }
+      // arch_decode_hint_reg(): ORC_REG_* to CFI base.
+      switch spReg {
+      case 0: cfi.cfa.base = CFIBase.undefined
+      case 5: cfi.cfa.base = CFIBase.sp
+      case 4: cfi.cfa.base = CFIBase.bp
+      case 9: cfi.cfa.base = CFIBase.spIndirect
+      case 6: cfi.cfa.base = CFIBase.r10
+      case 7: cfi.cfa.base = CFIBase.r13
+      case 3: cfi.cfa.base = CFIBase.di
+      case 2: cfi.cfa.base = CFIBase.dx
+      default:
+        throw stop("unsupported unwind_hint sp base reg \(spReg)", section: Int(section[i]), offset: UInt64(offset[i]))
+      }
+      cfi.cfa.offset = Int32(spOffset)
+      cfi.type = hintType
+      cfi.end = end != 0
+      hints[i] = cfi
+    }
   }
 
   /// Flags for the few instructions with alternatives or a `nextOverride`,

@@ -23,6 +23,8 @@ public final class Validator {
     self.program = program
     visited = Array(repeating: false, count: program.section.count)
     cfi = Array(repeating: -1, count: program.section.count)
+    // Hinted instructions carry their CFI whether or not a path reaches them.
+    for (i, state) in program.hints.sorted(by: { $0.key < $1.key }) { cfi[i] = intern(state) }
   }
 
   /// The number of distinct CFI states.
@@ -61,9 +63,15 @@ public final class Validator {
           continue
         }
         guard p.parent[f.id] == f.id, !p.isAlias[f.id],
-          let start = p.instruction(in: f.section, at: f.offset), !visited[start]
+          let start = p.instruction(in: f.section, at: f.offset), !visited[start], !p.ignored[start]
         else { continue }
         if validateBranch(function: f.id, from: start, state: .initialFunction) { count += 1 }
+      }
+    }
+    // validate_unwind_hints(): paths that start at a hint no function reached.
+    if p.hasHints {
+      for i in 0..<p.decodedCount where p.isHint[i] && !visited[i] && !p.ignored[i] {
+        if validateBranch(function: Int(p.function[i]), from: i, state: .initialHint) { count += 1 }
       }
     }
     if count == 0 && !noUnreachable && !program.ignoreUnreachables { validateReachable() }
@@ -78,17 +86,42 @@ public final class Validator {
     while true {
       let next = nextToValidate(i)
       let insnFunc = Int(p.function[i])
-      if insnFunc >= 0 && fn != p.parent[insnFunc] {
+      if fn >= 0 && insnFunc >= 0 && fn != p.parent[insnFunc] {
         if p.functions.functions[fn].name.hasPrefix("__cfi_") || p.ignoreUnreachables { return false }
         warnings.append("\(p.functions.functions[fn].name)() falls through to next function \(p.functions.functions[insnFunc].name)()")
         return true
       }
+      if fn >= 0 && p.ignored[i] {
+        warn(i, "BUG: why am I validating an ignored function?")
+        return true
+      }
       if visited[i] {
-        if !cfiMatch(i, state) { return true }
+        if !p.isHint[i] && !cfiMatch(i, state) { return true }
         return false
       }
-      // Consecutive instructions mostly share a state: reuse its id (objtool's nr_cfi_reused).
-      if lastID >= 0 && states[Int(lastID)] == state {
+      if p.isHint[i] {
+        if p.restoreHints.contains(i) {
+          // The state the matching UNWIND_HINT_SAVE recorded, earlier in this symbol.
+          var k = i - 1
+          var save: Int? = nil
+          while k >= 0 && p.section[k] == p.section[i] && p.function[k] == p.function[i] {
+            if p.saveHints.contains(k) { save = k; break }
+            k -= 1
+          }
+          guard let save else {
+            warn(i, "no corresponding CFI save for CFI restore")
+            return true
+          }
+          guard visited[save] else {
+            warn(i, "objtool isn't smart enough to handle this CFI save/restore combo")
+            return true
+          }
+          cfi[i] = cfi[save]
+        }
+        state = states[Int(cfi[i])]
+        lastID = cfi[i]
+      } else if lastID >= 0 && states[Int(lastID)] == state {
+        // Consecutive instructions mostly share a state: reuse its id (objtool's nr_cfi_reused).
         cfi[i] = lastID
       } else {
         cfi[i] = intern(state)
@@ -98,7 +131,7 @@ public final class Validator {
 
       if p.group[i] >= 0 && propagateAlternativeCFI(i) { return true }
 
-      if p.hasAlternatives[i] {
+      if p.hasAlternatives[i] && !p.ignoreAlternatives.contains(i) {
         for alt in p.alts[i] ?? [] {
           if validateBranch(function: fn, from: alt, state: state) { return true }
         }
@@ -106,8 +139,12 @@ public final class Validator {
       }
 
       for op in p.ops[i] {
+        if state.type == 1 || state.type == 2 {
+          state.applyToRegisterFrame(op)  // update_cfi_state_regs(): REGS and REGS_PARTIAL hints
+          continue
+        }
         do {
-          try state.apply(op, inFunction: insnFunc >= 0)
+          try state.apply(op, inFunction: insnFunc >= 0, nextIsHint: next.map { p.isHint[$0] } ?? false)
         } catch {
           warn(i, error.message)
           return true
@@ -116,7 +153,7 @@ public final class Validator {
 
       switch p.type[i] {
       case .return:
-        if hasModifiedStackFrame(state) {
+        if fn >= 0 && hasModifiedStackFrame(state) {
           warn(i, "return with modified stack frame")
           return true
         }
@@ -140,6 +177,8 @@ public final class Validator {
         }
         if p.type[i] == .jumpDynamic { return false }
       case .contextSwitch:
+        guard fn >= 0 else { return false }
+        if let n = next, p.isHint[n] { break }
         warn(i, "unsupported instruction in callable function")
         return true
       default:
@@ -226,7 +265,7 @@ public final class Validator {
   /// `ignore_unreachable_insn()` (without the --link hole rules yet).
   func ignoreUnreachable(_ i: Int) -> Bool {
     let p = program
-    if p.type[i] == .nop || p.type[i] == .trap { return true }
+    if p.ignored[i] || p.type[i] == .nop || p.type[i] == .trap { return true }
     let name = p.file.sections[Int(p.section[i])].name
     if name == ".altinstr_replacement" || name == ".altinstr_aux" { return true }
     let fn = Int(p.function[i])

@@ -254,3 +254,45 @@ struct CheckJSONTests {
     #expect(items == [["file": path, "location": "f+0x1", "message": "return with modified stack frame"]])
   }
 }
+
+@Suite("objtool 6.1's annotations")
+struct AnnotationTests {
+  @Test("unwind hints, save/restore, non-standard functions and reachable markers: ORC as objtool writes it",
+        .enabled(if: Corpus.current != nil))
+  func annotations() throws {
+    let corpus = try #require(Corpus.current)
+    let ours = try Fixtures.assemble("annotations.S")
+    let theirs = ours + ".objtool.o"
+    try FileManager.default.copyItem(atPath: ours, toPath: theirs)
+    let m = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", ours])
+    let o = try Fixtures.run(corpus.objtool61, ["--orc", "--module", "--link", theirs])
+    #expect(m.status == 0 && m.stderr.isEmpty && o.stderr.isEmpty)
+    let a = try Fixtures.run(corpus.objtool61, ["--dump=orc", ours]).stdout
+    #expect(a == (try Fixtures.run(corpus.objtool61, ["--dump=orc", theirs]).stdout))
+    #expect(a.hasPrefix(".text+0: sp:sp+0 bp:(und) type:regs (partial) end:0\n"))
+    #expect(a.contains("type:call end:1\n"), "the CALL hint with end=1")
+  }
+
+  @Test("a restore hint without a save is reported in objtool's words")
+  func restoreWithoutSave() throws {
+    let src = """
+      .include "unwind_hint.inc"
+      .text
+      .globl f
+      .type f, @function
+      f: push %rbp
+      UNWIND_HINT type=6
+      pop %rbp
+      ret
+      .size f, . - f
+      """
+    let path = try module("restore.S", generation: .v6_1, src)
+    let (warnings, _) = try check(path, generation: .v6_1)
+    // Once from f's path, once more from the hint itself (validate_unwind_hints()), as objtool 6.1 reports it.
+    #expect(warnings == Array(repeating: "f+0x1: no corresponding CFI save for CFI restore", count: 2))
+    if let corpus = Corpus.current {
+      let r = try Fixtures.run(corpus.objtool61, ["--orc", "--module", "--link", path])
+      #expect(r.stderr == warnings.map { "\(path): warning: objtool: \($0)\n" }.joined())
+    }
+  }
+}
