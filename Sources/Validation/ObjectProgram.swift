@@ -391,6 +391,7 @@ public final class ObjectProgram {
     jumpDest.append(-1)
     callDest.append(nil)
     group.append(-1)
+    ignored.append(false)
     return section.count - 1
   }
 
