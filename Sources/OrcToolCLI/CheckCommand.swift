@@ -15,6 +15,7 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "Generate ORC.") var orc = false
   @Flag(help: "The object is a module.") var module = false
   @Flag(help: "The object is a linked object.") var link = false
+  @Flag(help: "Frame-pointer checks: calls need a frame, BP is not scratch (objtool's --stackval).") var stackval = false
   @Flag(name: .customLong("dry-run"), help: "Don't write the object.") var dryRun = false
   @Flag(help: "Keep the original as FILE.orig before writing (objtool's --backup).") var backup = false
   @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC = false
@@ -29,7 +30,8 @@ struct CheckCommand: ParsableCommand {
 
   func run() throws {
     let status = runCheck(file: file, orc: orc, dryRun: dryRun, backup: backup, noUnreachable: noUnreachable,
-                          printORC: printORC, generation: generation.forced, json: format == .json)
+                          printORC: printORC, generation: generation.forced, json: format == .json,
+                          stackValidation: stackval)
     if status != 0 { throw ExitCode(status) }
   }
 }
@@ -39,7 +41,7 @@ struct CheckCommand: ParsableCommand {
 /// objtool's own command line (which parses its flags by hand: start-up time
 /// counts when kbuild runs it once per object).
 func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable: Bool, printORC: Bool,
-              generation: KernelGeneration?, json: Bool = false) -> Int32 {
+              generation: KernelGeneration?, json: Bool = false, stackValidation: Bool = false) -> Int32 {
   func report(_ e: ELFError) {
     if case .objtool = e.kind {
       writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
@@ -51,6 +53,7 @@ func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable
     let elf = try ELFFile(path: file)
     let gen = generation ?? GenerationDetector.detect(elf)?.0 ?? .v6_1
     let v = Validator(program: try ObjectProgram(file: elf))
+    v.stackValidation = stackValidation
     v.run(noUnreachable: noUnreachable)
     return (v, ORCLayout.of(gen))
   })

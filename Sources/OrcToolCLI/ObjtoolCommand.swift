@@ -108,7 +108,7 @@ struct ObjtoolCommand: ParsableCommand {
       }
       terminate(runCheck(file: files[0], orc: names.contains("--orc"), dryRun: names.contains("--dry-run"),
                          backup: names.contains("--backup"), noUnreachable: names.contains("--no-unreachable"),
-                         printORC: false, generation: generation))
+                         printORC: false, generation: generation, stackValidation: names.contains("--stackval")))
     }
     if let (file, generation) = fastPath(arguments) {
       do {

@@ -29,7 +29,9 @@ extension CFIState {
   /// Applies one stack operation (`update_cfi_state()` in tools/objtool/check.c, for
   /// ordinary CALL-type states). `inFunction`: the instruction belongs to a function;
   /// `nextIsHint`: the next instruction carries an unwind hint.
-  mutating func apply(_ op: StackOp, inFunction: Bool, nextIsHint: Bool = false) throws(CFIError) {
+  mutating func apply(_ op: StackOp, inFunction: Bool, nextIsHint: Bool = false, stackValidation: Bool = false)
+    throws(CFIError)
+  {
     let sp = Int8(CFIBase.sp)
     let bp = Int8(CFIBase.bp)
     if cfa.base == CFIBase.undefined {
@@ -164,6 +166,8 @@ extension CFIState {
       } else {
         saveReg(op.srcReg, CFIBase.cfa, -stackSize)
       }
+      // Detect when BP is used as a scratch register (--stackval only).
+      if stackValidation && inFunction && srcReg == bp && cfa.base != bp { bpScratch = true }
     case .regIndirect:
       if drap {
         if srcReg == cfa.base && srcReg == drapReg {

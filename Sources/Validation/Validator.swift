@@ -50,6 +50,9 @@ public final class Validator {
     return id
   }
 
+  /// objtool's `--stackval`: frame-pointer checks (calls need a frame; BP is not scratch).
+  public var stackValidation = false
+
   /// Validates every function, then (when that found nothing) reachability.
   public func run(noUnreachable: Bool = false) {
     let p = program
@@ -144,7 +147,8 @@ public final class Validator {
           continue
         }
         do {
-          try state.apply(op, inFunction: insnFunc >= 0, nextIsHint: next.map { p.isHint[$0] } ?? false)
+          try state.apply(op, inFunction: insnFunc >= 0, nextIsHint: next.map { p.isHint[$0] } ?? false,
+                           stackValidation: stackValidation)
         } catch {
           warn(i, error.message)
           return true
@@ -157,8 +161,16 @@ public final class Validator {
           warn(i, "return with modified stack frame")
           return true
         }
+        if state.bpScratch {
+          warn(i, "BP used as a scratch register")
+          return true
+        }
         return false
       case .call, .callDynamic:
+        if stackValidation && fn >= 0 && !isFentryCall(i) && !hasValidStackFrame(state) {
+          warn(i, "call without frame pointer save/setup")
+          return true
+        }
         if p.deadEnd[i] { return false }
       case .jumpConditional, .jumpUnconditional:
         if p.isSiblingCall(i) {
@@ -219,6 +231,22 @@ public final class Validator {
       return true
     }
     return false
+  }
+
+  /// `has_valid_stack_frame()`: BP is the frame pointer and the caller's BP is saved below the return address.
+  func hasValidStackFrame(_ s: CFIState) -> Bool {
+    if s.cfa.base == CFIBase.bp && s.regs[5].base == CFIBase.cfa && s.regs[5].offset == -16 { return true }
+    return s.drap && s.regs[5].base == CFIBase.bp
+  }
+
+  /// `is_special_call()`: a call to `__fentry__` needs no frame.
+  func isFentryCall(_ i: Int) -> Bool {
+    guard program.type[i] == .call else { return false }
+    switch program.callDest[i] {
+    case .external(let name): return name == "__fentry__"
+    case .function(let id): return program.functions.functions[id].name == "__fentry__"
+    case .none: return false
+    }
   }
 
   /// `has_modified_stack_frame()`.

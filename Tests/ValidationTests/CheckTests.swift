@@ -296,3 +296,36 @@ struct AnnotationTests {
     }
   }
 }
+
+@Suite("--stackval (frame pointers)")
+struct StackvalTests {
+  @Test("a call without a frame is reported; a call to __fentry__ and a framed call are not")
+  func frames() throws {
+    let src = """
+      .text
+      .globl f
+      .type f, @function
+      f: call __fentry__
+      call g
+      ret
+      .size f, . - f
+      .globl h
+      .type h, @function
+      h: push %rbp
+      mov %rsp, %rbp
+      call g
+      pop %rbp
+      ret
+      .size h, . - h
+      """
+    let path = try module("fp.S", generation: .v6_1, src)
+    let r = try Fixtures.run(Fixtures.orctool, ["--stackval", path])
+    #expect(r.stderr == "\(path): warning: objtool: f+0x5: call without frame pointer save/setup\n")
+    if let corpus = Corpus.current {
+      let copy = path + ".objtool.o"
+      try FileManager.default.copyItem(atPath: path, toPath: copy)
+      let o = try Fixtures.run(corpus.objtool61, ["--stackval", copy])
+      #expect(o.stderr.replacingOccurrences(of: copy, with: path) == r.stderr)
+    }
+  }
+}
