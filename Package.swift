@@ -12,6 +12,10 @@ let package = Package(
     .library(name: "ELF", targets: ["ELF"]),
     .library(name: "Kernel", targets: ["Kernel"]),
     .library(name: "ORC", targets: ["ORC"]),
+    .library(name: "Program", targets: ["Program"]),
+    .library(name: "Validation", targets: ["Validation"]),
+    .library(name: "Reports", targets: ["Reports"]),
+    .library(name: "Unwind", targets: ["Unwind"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
