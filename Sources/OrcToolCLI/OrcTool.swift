@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The `orctool` command tree.
 public struct OrcTool: ParsableCommand {
@@ -19,6 +22,8 @@ public struct OrcTool: ParsableCommand {
 public enum OrcToolMain {
   /// Runs with `arguments` (without the program name) and exits.
   public static func main(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+    // A file-size limit must fail a write (and leave the original alone), not kill the process.
+    signal(SIGXFSZ, SIG_IGN)
     if let first = arguments.first, ObjtoolCommand.isObjtoolOption(first) {
       ObjtoolCommand.main(arguments)
     } else {

@@ -681,6 +681,19 @@ public final class ObjectProgram {
       }
       tables[Int(s.info)] = list
     }
+    var tableIndex: [Int: [UInt64: Int]] = [:]
+    for (sec, list) in tables {
+      var m: [UInt64: Int] = [:]
+      for (k, e) in list.enumerated() where m[e.offset] == nil { m[e.offset] = k }
+      tableIndex[sec] = m
+    }
+    // Symbols of each rodata section (a table inside a named object is not a switch table).
+    var rodataSymbols: [Int: [(start: UInt64, end: UInt64)]] = [:]
+    for k in 0..<functions.symbols.count {
+      guard let sym = try? functions.symbols.symbol(at: k), sym.type != .section, rodata.contains(sym.sectionIndex)
+      else { continue }
+      rodataSymbols[sym.sectionIndex, default: []].append((sym.value, sym.value + sym.size))
+    }
     var firstJumpSource = [Int: Int]()
     var tableOf: [Int: (section: Int, index: Int)] = [:]
     var starts = Set<String>()
@@ -695,12 +708,9 @@ public final class ObjectProgram {
       var tableOffset = UInt64(bitPattern: r.addend)
       if r.type == X86RelocationType.pc32.rawValue { tableOffset &+= 4 }
       if file.sections[tableSection].name != ".data.rel.ro.c_jump_table",
-        (0..<functions.symbols.count).contains(where: { k in
-          guard let s = try? functions.symbols.symbol(at: k), s.sectionIndex == tableSection, s.type != .section else { return false }
-          return s.value <= tableOffset && tableOffset < s.value + s.size
-        })
+        (rodataSymbols[tableSection] ?? []).contains(where: { $0.start <= tableOffset && tableOffset < $0.end })
       { return nil }
-      guard let list = tables[tableSection], let index = list.firstIndex(where: { $0.offset == tableOffset }) else { return nil }
+      guard let index = tableIndex[tableSection]?[tableOffset] else { return nil }
       if r.type == X86RelocationType.pc32.rawValue { ignoreUnreachables = true }
       return (tableSection, index)
     }

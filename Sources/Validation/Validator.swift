@@ -53,8 +53,17 @@ public final class Validator {
   /// objtool's `--stackval`: frame-pointer checks (calls need a frame; BP is not scratch).
   public var stackValidation = false
 
-  /// Validates every function, then (when that found nothing) reachability.
+  /// Validates every function, then (when that found nothing) reachability,
+  /// on a thread with a large stack (path following recurses at every branch).
   public func run(noUnreachable: Bool = false) {
+    runOnLargeStack { self.runOnThisThread(noUnreachable: noUnreachable) }
+  }
+
+  /// The deepest branch nesting followed before giving up on a path.
+  public static let maximumDepth = 200_000
+  var depth = 0
+
+  func runOnThisThread(noUnreachable: Bool) {
     let p = program
     var count = 0
     for (s, _) in p.codeSections {
@@ -82,6 +91,12 @@ public final class Validator {
 
   /// `validate_branch()`: follows one path; true when it stopped on an error.
   func validateBranch(function fn: Int, from start: Int, state initial: CFIState) -> Bool {
+    depth += 1
+    defer { depth -= 1 }
+    if depth > Self.maximumDepth {
+      warn(start, "too many nested branches (more than \(Self.maximumDepth))")
+      return true
+    }
     let p = program
     var i = start
     var state = initial

@@ -1,0 +1,186 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Objects built to hurt: each must end in output or a one-line error, within
+/// bounded time, never a trap or a hang.
+@Suite("Hostile inputs")
+struct HostileInputTests {
+  func object(_ name: String, _ body: String) throws -> String {
+    try Fixtures.assemble(name, source: ".include \"orc.inc\"\nMODINFO_VERMAGIC 6.1.0-56-cloud-amd64\n" + body)
+  }
+
+  func checkRuns(_ path: String, seconds: Double) throws -> Fixtures.RunResult {
+    let start = Date()
+    let r = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", path])
+    #expect(Date().timeIntervalSince(start) < seconds, "took \(Date().timeIntervalSince(start)) s")
+    #expect(r.status == 0 || r.status == 1, "exit \(r.status): \(r.stderr)")
+    #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Crash"))
+    return r
+  }
+
+  @Test("cycles of jumps end")
+  func cycles() throws {
+    let path = try object("cycle.S", """
+      .text
+      .type f, @function
+      f: 1: jmp 2f
+      2: jz 1b
+      jmp 1b
+      .size f, . - f
+      """)
+    let r = try checkRuns(path, seconds: 10)
+    #expect(r.status == 0)
+  }
+
+  @Test("250,000 nested conditional branches: no stack overflow, a warning")
+  func deepBranches() throws {
+    let path = try object("deep.S", """
+      .text
+      .type f, @function
+      f:
+      .rept 250000
+      jz 1f
+      1:
+      .endr
+      ret
+      .size f, . - f
+      """)
+    let r = try checkRuns(path, seconds: 60)
+    #expect(r.stderr.contains("too many nested branches"))
+  }
+
+  @Test("200,000 tiny functions in linear time")
+  func manyFunctions() throws {
+    let path = try object("many.S", """
+      .text
+      .irpc a,0123456789
+      .irpc b,0123456789
+      .irpc c,0123456789
+      .irpc d,0123456789
+      .irpc e,0123456789
+      .irpc g,01
+      .type f\\a\\b\\c\\d\\e\\g, @function
+      f\\a\\b\\c\\d\\e\\g: ret
+      .size f\\a\\b\\c\\d\\e\\g, 1
+      .endr
+      .endr
+      .endr
+      .endr
+      .endr
+      .endr
+      """)
+    let r = try checkRuns(path, seconds: 30)
+    #expect(r.status == 0 && r.stderr.isEmpty)
+  }
+
+  @Test("an alternative entry pointing outside the code is a one-line error")
+  func alternativeOutside() throws {
+    let path = try object("altout.S", """
+      .text
+      .type f, @function
+      f: ret
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      3: nop
+      .section .altinstructions, "a"
+      .long f + 0x100 - .
+      .long 3b - .
+      .word 1
+      .byte 1, 1
+      """)
+    let r = try checkRuns(path, seconds: 10)
+    #expect(r.status == 1)
+    #expect(r.stderr.hasSuffix("special: can't find orig instruction\n"))
+    #expect(r.stderr.split(separator: "\n").count == 1)
+  }
+
+  @Test("a replacement length past its section is not followed past the section")
+  func replacementOverrun() throws {
+    let path = try object("altlong.S", """
+      .text
+      .type f, @function
+      f: 1: nop
+      ret
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      3: nop
+      .section .altinstructions, "a"
+      .long 1b - .
+      .long 3b - .
+      .word 1
+      .byte 1, 200
+      """)
+    _ = try checkRuns(path, seconds: 10)
+  }
+
+  @Test("a jump table whose entries leave the function")
+  func jumpTableOutside() throws {
+    let path = try object("jt.S", """
+      .text
+      .type f, @function
+      f: lea 1f(%rip), %rax
+      jmp *(%rax)
+      ret
+      .size f, . - f
+      .type g, @function
+      g: ret
+      .size g, . - g
+      .section .rodata, "a"
+      1: .quad g
+      .quad g + 0x10000
+      """)
+    _ = try checkRuns(path, seconds: 10)
+  }
+
+  @Test("a full disk (a file-size limit) leaves the original object intact and says so in one line")
+  func fullDisk() throws {
+    let path = try Fixtures.assemble("orc61.S")
+    // A copy without ORC, large enough to cross a 1-block limit when rewritten.
+    let dir = try Fixtures.temporaryDirectory()
+    let target = dir.appendingPathComponent("big.o").path
+    let big = try object(
+      "bigtext.S", ".text\n.type f, @function\nf:\n.rept 20000\npush %rbx\npop %rbx\n.endr\nret\n.size f, . - f\n.data\n.quad f\n")
+    try FileManager.default.copyItem(atPath: big, toPath: target)
+    _ = path
+    let before = try Data(contentsOf: URL(fileURLWithPath: target))
+    let r = try Fixtures.run("bash", ["-c", "ulimit -f 32; exec \"$0\" --orc --module --link \"$1\"", Fixtures.orctool, target])
+    #expect(r.status == 1)
+    #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("error:"), "\(r.stderr)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == before)
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".orctool-") }
+    #expect(leftovers.isEmpty)
+  }
+
+  @Test("killed during the write, the object is the old one or the complete new one", .enabled(if: Corpus.current != nil))
+  func killDuringWrite() throws {
+    let corpus = try #require(Corpus.current)
+    let module = try #require(Corpus.modules(under: corpus.modules61).first { $0.hasSuffix("/xfs.ko") })
+    let dir = try Fixtures.temporaryDirectory()
+    let stripped = dir.appendingPathComponent("s.ko").path
+    _ = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+                                     "--remove-section=.rela.orc_unwind_ip", module, stripped])
+    let original = try Data(contentsOf: URL(fileURLWithPath: stripped))
+    let complete = dir.appendingPathComponent("complete.ko").path
+    try FileManager.default.copyItem(atPath: stripped, toPath: complete)
+    _ = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", complete])
+    let finished = try Data(contentsOf: URL(fileURLWithPath: complete))
+    var outcomes: Set<String> = []
+    for delay in [0.0, 0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2, 0.3, 0.5] {
+      let target = dir.appendingPathComponent("k\(delay).ko").path
+      try FileManager.default.copyItem(atPath: stripped, toPath: target)
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: Fixtures.orctool)
+      p.arguments = ["--orc", "--module", "--link", target]
+      p.standardError = FileHandle.nullDevice
+      try p.run()
+      Thread.sleep(forTimeInterval: delay)
+      kill(p.processIdentifier, SIGKILL)
+      p.waitUntilExit()
+      let now = try Data(contentsOf: URL(fileURLWithPath: target))
+      #expect(now == original || now == finished, "a damaged object after a kill at \(delay) s")
+      outcomes.insert(now == original ? "old" : "new")
+    }
+    #expect(!outcomes.isEmpty)
+  }
+}
