@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+  import Glibc
+#endif
 import ELF
 import Kernel
 import ORC
@@ -22,6 +25,7 @@ struct CheckCommand: ParsableCommand {
   @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
   @OptionGroup var generation: GenerationOptions
   @Option(help: "text (objtool's warning lines) or json.") var format: OutputFormat = .text
+  @Option(help: "Threads (default: every core). The output is the same for any number.") var jobs: Int?
   @Argument(help: "The object file.") var file: String
 
   func validate() throws {
@@ -31,7 +35,7 @@ struct CheckCommand: ParsableCommand {
   func run() throws {
     let status = runCheck(file: file, orc: orc, dryRun: dryRun, backup: backup, noUnreachable: noUnreachable,
                           printORC: printORC, generation: generation.forced, json: format == .json,
-                          stackValidation: stackval)
+                          stackValidation: stackval, jobs: jobs ?? defaultJobs())
     if status != 0 { throw ExitCode(status) }
   }
 }
@@ -41,7 +45,8 @@ struct CheckCommand: ParsableCommand {
 /// objtool's own command line (which parses its flags by hand: start-up time
 /// counts when kbuild runs it once per object).
 func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable: Bool, printORC: Bool,
-              generation: KernelGeneration?, json: Bool = false, stackValidation: Bool = false) -> Int32 {
+              generation: KernelGeneration?, json: Bool = false, stackValidation: Bool = false,
+              jobs: Int = defaultJobs()) -> Int32 {
   func report(_ e: ELFError) {
     if case .objtool = e.kind {
       writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
@@ -52,7 +57,7 @@ func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable
   let validated = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
     let elf = try ELFFile(path: file)
     let gen = generation ?? GenerationDetector.detect(elf)?.0 ?? .v6_1
-    let v = Validator(program: try ObjectProgram(file: elf))
+    let v = Validator(program: try ObjectProgram(file: elf, jobs: jobs))
     v.stackValidation = stackValidation
     v.run(noUnreachable: noUnreachable)
     return (v, ORCLayout.of(gen))
@@ -99,3 +104,6 @@ func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable
   }
   return 0
 }
+
+/// Every online core.
+func defaultJobs() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

@@ -88,12 +88,18 @@ struct ObjtoolCommand: ParsableCommand {
       }
       var files: [String] = []
       var generation: KernelGeneration? = nil
+      var jobs = defaultJobs()
       var i = 0
       var usable = true
       while i < arguments.count {
         let a = arguments[i]
         if a == "--generation", i + 1 < arguments.count, let g = KernelGeneration(versionString: arguments[i + 1]) {
           generation = g
+          i += 1
+        } else if a.hasPrefix("--jobs="), let n = Int(a.dropFirst(7)), n > 0 {
+          jobs = n
+        } else if a == "--jobs", i + 1 < arguments.count, let n = Int(arguments[i + 1]), n > 0 {
+          jobs = n
           i += 1
         } else if !a.hasPrefix("-") {
           files.append(a)
@@ -108,7 +114,8 @@ struct ObjtoolCommand: ParsableCommand {
       }
       terminate(runCheck(file: files[0], orc: names.contains("--orc"), dryRun: names.contains("--dry-run"),
                          backup: names.contains("--backup"), noUnreachable: names.contains("--no-unreachable"),
-                         printORC: false, generation: generation, stackValidation: names.contains("--stackval")))
+                         printORC: false, generation: generation, stackValidation: names.contains("--stackval"),
+                         jobs: jobs))
     }
     if let (file, generation) = fastPath(arguments) {
       do {

@@ -103,10 +103,11 @@ public struct LivepatchReport: Sendable, Codable {
         branchesOut[member, default: []].append(branch)
       }
     }
-    for (parent, _) in sub.children {
+    for parent in sub.children.keys.sorted() {
       let root = sub.root(of: parent)
       let family = Set([root] + sub.descendants(of: root))
-      for member in family where !decoded.contains(member) {
+      // In id order, so that branch lists come out the same on every run.
+      for member in family.sorted() where !decoded.contains(member) {
         decoded.insert(member)
         let f = fns[member]
         for insn in code.instructions(of: f) where insn.isDirectBranch {

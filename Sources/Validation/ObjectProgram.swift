@@ -1,3 +1,4 @@
+import Dispatch
 import ELF
 import Kernel
 import Program
@@ -48,9 +49,15 @@ public final class ObjectProgram {
     case external(String)
   }
 
-  /// Decodes `file`'s code sections and links branches and calls.
-  public init(file: ELFFile) throws(ELFError) {
+  /// How many threads decode sections (1: none).
+  let jobs: Int
+  /// The code size from which sections are decoded in parallel.
+  public static let parallelDecodeThreshold = 256 * 1024
+
+  /// Decodes `file`'s code sections (`jobs` at a time) and links branches and calls.
+  public init(file: ELFFile, jobs: Int = 1) throws(ELFError) {
     self.file = file
+    self.jobs = max(1, jobs)
     functions = try FunctionTable(file: file)
     parent = Array(functions.functions.indices)
     isAlias = Array(repeating: false, count: functions.functions.count)
@@ -427,31 +434,76 @@ public final class ObjectProgram {
     i + 1 < decodedCount && section[i + 1] == section[i] ? i + 1 : nil
   }
 
+  /// The decoded instructions of one code section.
+  struct DecodedSection {
+    var offsets: [UInt32] = []
+    var insns: [DecodedInsn] = []
+    var failure: Int? = nil
+  }
+
+  /// Decodes every code section, `jobs` sections at a time; the results are
+  /// merged in section order, so the program is the same for any `jobs`.
   func decode() throws(ELFError) {
-    let decoder = X86Decoder()
-    for s in file.sections where s.flags.contains(.execInstr) && s.hasFileContents {
-      let text = s.name != ".altinstr_replacement" && s.name != ".altinstr_aux" && !s.name.hasPrefix(".discard.")
-      codeSections.append((s.index, text))
+    let code = file.sections.filter { $0.flags.contains(.execInstr) && $0.hasFileContents }
+    let functions = self.functions
+    let file = self.file
+    func decodeSection(_ s: Section) -> DecodedSection {
+      let decoder = X86Decoder()
       let view = file.contents(of: s)
-      let start = section.count
+      var out = DecodedSection()
       var at = 0
       while at < view.count {
-        let functions = self.functions
         let index = s.index
+        let position = at
         guard let d = decoder.decodeForStack(view.bytes, at: at, inFunction: {
-          functions.function(containing: UInt64(at), in: index) != nil
+          functions.function(containing: UInt64(position), in: index) != nil
         }) else {
-          throw ELFError(.objtool(place: "", message: "can't decode instruction at \(s.name):0x\(String(at, radix: 16))"),
-                         path: file.path, offset: s.offset + UInt64(at))
+          out.failure = at
+          break
         }
+        out.offsets.append(UInt32(at))
+        out.insns.append(d)
+        at += d.length
+      }
+      return out
+    }
+    var results = [DecodedSection](repeating: DecodedSection(), count: code.count)
+    // Threads pay off only on large objects; small ones decode faster alone.
+    let codeSize = code.reduce(0) { $0 + Int($1.size) }
+    if jobs > 1 && code.count > 1 && codeSize >= Self.parallelDecodeThreshold {
+      let workers = min(jobs, code.count)
+      results.withUnsafeMutableBufferPointer { buffer in
+        // Each worker writes only its own slots: k ≡ worker (mod workers).
+        nonisolated(unsafe) let out = buffer
+        nonisolated(unsafe) let decodeOne = decodeSection
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+          var k = worker
+          while k < code.count {
+            out[k] = decodeOne(code[k])
+            k += workers
+          }
+        }
+      }
+    } else {
+      for (k, s) in code.enumerated() { results[k] = decodeSection(s) }
+    }
+    for (k, s) in code.enumerated() {
+      let r = results[k]
+      if let at = r.failure {
+        throw ELFError(.objtool(place: "", message: "can't decode instruction at \(s.name):0x\(String(at, radix: 16))"),
+                       path: file.path, offset: s.offset + UInt64(at))
+      }
+      let text = s.name != ".altinstr_replacement" && s.name != ".altinstr_aux" && !s.name.hasPrefix(".discard.")
+      codeSections.append((s.index, text))
+      let start = section.count
+      for (o, d) in zip(r.offsets, r.insns) {
         section.append(Int32(s.index))
-        offset.append(UInt32(at))
+        offset.append(o)
         length.append(UInt8(d.length))
         type.append(d.type)
         immediate.append(d.immediate)
         ops.append(d.ops)
         deadEnd.append(d.type == .bug)
-        at += d.length
       }
       sectionRange[s.index] = start..<section.count
     }

@@ -329,3 +329,34 @@ struct StackvalTests {
     }
   }
 }
+
+@Suite("Determinism")
+struct DeterminismTests {
+  @Test("100 real modules: the same bytes at 1 and 4 threads, run after run", .enabled(if: Corpus.current != nil))
+  func sameBytes() throws {
+    let corpus = try #require(Corpus.current)
+    let dir = try Fixtures.temporaryDirectory()
+    let all = Corpus.modules(under: corpus.modules61)
+    // The largest modules decode their code sections in parallel.
+    let large = all.filter { $0.hasSuffix("/xfs.ko") || $0.hasSuffix("/btrfs.ko") || $0.hasSuffix("/kvm.ko") }
+    let sample = Corpus.sample(all, count: 97) + large
+    var parallel = 0
+    for (n, module) in sample.enumerated() {
+      var outputs: [Data] = []
+      for (k, jobs) in ["1", "4", "4"].enumerated() {
+        let copy = dir.appendingPathComponent("\(n)-\(k).ko").path
+        _ = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+                                         "--remove-section=.rela.orc_unwind_ip", module, copy])
+        _ = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", "--jobs=\(jobs)", copy])
+        outputs.append(try Data(contentsOf: URL(fileURLWithPath: copy)))
+      }
+      #expect(outputs[0] == outputs[1] && outputs[1] == outputs[2], "\(module)")
+      let file = try ELF.ELFFile(path: module)
+      let code = file.sections.filter { $0.flags.contains(.execInstr) }.reduce(0) { $0 + Int($1.size) }
+      if code >= ObjectProgram.parallelDecodeThreshold
+        && file.sections.filter({ $0.flags.contains(.execInstr) }).count > 1
+      { parallel += 1 }
+    }
+    #expect(parallel > 0, "the sample includes objects decoded in parallel")
+  }
+}
