@@ -62,7 +62,8 @@ public struct AlternativesTable: Sendable {
     let places = try RelativeFields(file: file, section: section)
     let view = file.contents(of: section)
     var out: [AlternativeEntry] = []
-    for i in 0..<(Int(section.size) / layout.entrySize) {
+    // A NOBITS section has a size and no bytes: the entries are what the file holds.
+    for i in 0..<(view.count / layout.entrySize) {
       let b = i * layout.entrySize
       guard let instr = places.place(at: b, view: view), let repl = places.place(at: b + 4, view: view) else {
         throw ELFError(.malformed(".altinstructions entry \(i) has no relocation for a relative field"),

@@ -55,7 +55,7 @@ public struct ExceptionTable: Sendable {
                      offset: section.headerOffset)
     }
     let view = file.contents(of: section)
-    let count = Int(section.size) / ExceptionTableEntry.size
+    let count = view.count / ExceptionTableEntry.size  // a NOBITS section holds no entries
     var entries: [ExceptionTableEntry] = []
     entries.reserveCapacity(count)
     let fields = try RelativeFields(file: file, section: section)

@@ -31,7 +31,8 @@ public struct ParavirtSites: Sendable {
     let fields = try RelativeFields(file: file, section: section)
     let view = file.contents(of: section)
     var out: [ParavirtSite] = []
-    for i in 0..<(Int(section.size) / ParavirtSite.size) {
+    // A NOBITS section has a size and no bytes: the entries are what the file holds.
+    for i in 0..<(view.count / ParavirtSite.size) {
       let b = i * ParavirtSite.size
       guard let place = fields.absolutePlace(at: b, view: view) else {
         throw ELFError(.malformed(".parainstructions entry \(i) points nowhere"), path: file.path,

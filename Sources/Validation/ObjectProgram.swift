@@ -337,6 +337,10 @@ public final class ObjectProgram {
       }
     }
     let newGroup = groups.count
+    let replacementSection = file.sections[a.replacement.section]
+    guard a.replacement.offset <= replacementSection.size else {
+      throw fail("special: can't find new instruction", orig)
+    }
     var nop: Int? = nil
     if a.replacementLength < a.instructionLength {
       // A fake NOP pads the replacement to the original's length, so the
@@ -388,8 +392,8 @@ public final class ObjectProgram {
   /// Appends an instruction that is in no section's list (a fake NOP).
   func appendSynthetic(section s: Int, offset o: UInt64, length l: Int, function fn: Int32) -> Int {
     section.append(Int32(s))
-    offset.append(UInt32(o))
-    length.append(UInt8(l))
+    offset.append(UInt32(clamping: o))
+    length.append(UInt8(clamping: l))
     type.append(.nop)
     immediate.append(0)
     ops.append([])

@@ -95,6 +95,48 @@ struct HostileInputTests {
     #expect(r.stderr.split(separator: "\n").count == 1)
   }
 
+  @Test("special sections that are NOBITS: sizes with no bytes (found by fuzzing)")
+  func nobitsSpecialSections() throws {
+    let path = try object("nobits.S", """
+      .text
+      .type f, @function
+      f: ret
+      .size f, . - f
+      .section .altinstructions, "a", @nobits
+      .skip 24
+      .section __ex_table, "a", @nobits
+      .skip 24
+      .section .parainstructions, "a", @nobits
+      .skip 32
+      """)
+    _ = try checkRuns(path, seconds: 10)
+    for command in [["extable", path], ["paravirt", path], ["alternatives", path], ["--dump=orc", path]] {
+      let r = try Fixtures.run(Fixtures.orctool, command)
+      #expect(r.status == 0 || r.status == 1, "\(command): \(r.stderr)")
+      #expect(!r.stderr.contains("crashed"))
+    }
+  }
+
+  @Test("a replacement that starts past its section is a one-line error (found by fuzzing)")
+  func replacementPastSection() throws {
+    let path = try object("altpast.S", """
+      .text
+      .type f, @function
+      f: 1: nop
+      ret
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      3: nop
+      .section .altinstructions, "a"
+      .long 1b - .
+      .long 3b + 0x7ffffff0 - .
+      .word 1
+      .byte 1, 0
+      """)
+    let r = try checkRuns(path, seconds: 10)
+    #expect(r.status == 1 && r.stderr.hasSuffix("special: can't find new instruction\n"))
+  }
+
   @Test("a replacement length past its section is not followed past the section")
   func replacementOverrun() throws {
     let path = try object("altlong.S", """
