@@ -17,32 +17,8 @@ struct ExtableCommand: ParsableCommand {
   @Argument(help: "Objects, modules or vmlinux (x86-64 or arm64).") var files: [String]
 
   func run() throws {
-    var failed = false
-    var reports: [ExtableReport] = []
-    var text = ""
-    for path in files {
-      switch Self.analyse(path, forced: generation.forced) {
-      case .success(let r):
-        reports.append(r)
-        if format == .text && !summary { text += render(r) }
-      case .failure(let message):
-        printError(message.description)
-        failed = true
-      }
-    }
-    var totals: [String: Int] = ["files": reports.count]
-    for r in reports { for (k, v) in r.summary { totals[k, default: 0] += v } }
-    switch format {
-    case .text:
-      if summary { text = totals.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\n" }.joined() }
-      writeStandardOutput(Array(text.utf8))
-    case .json:
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      let data = summary ? try encoder.encode(totals) : try encoder.encode(reports)
-      writeStandardOutput(Array(data) + [0x0a])
-    }
-    if failed { throw ExitCode.failure }
+    try emitReports(files: files, format: format, summary: summary,
+                    analyse: { path in Self.analyse(path, forced: generation.forced) }, render: render)
   }
 
   static func analyse(_ path: String, forced: KernelGeneration?) -> Result<ExtableReport, CLIError> {
@@ -88,3 +64,5 @@ struct ExtableCommand: ParsableCommand {
 extension FixupPlacement: CaseIterable {
   public static let allCases: [FixupPlacement] = [.sameFunction, .sameFamily, .otherFunction, .anonymous]
 }
+
+extension ExtableReport: SummarizedReport {}

@@ -18,7 +18,6 @@ struct ParavirtCommand: ParsableCommand {
   @Argument(help: "Objects, modules or vmlinux.") var files: [String]
 
   func run() throws {
-    var failed = false
     var base: BTF? = nil
     if let btf {
       switch Result(catching: { () throws(ELFError) -> BTF in try BTF(file: try ELFFile(path: btf)) }) {
@@ -28,31 +27,8 @@ struct ParavirtCommand: ParsableCommand {
         throw ExitCode.failure
       }
     }
-    var reports: [ParavirtReport] = []
-    var text = ""
-    for path in files {
-      switch Self.analyse(path, forced: generation.forced, base: base, baseSource: btf) {
-      case .success(let r):
-        reports.append(r)
-        if format == .text && !summary { text += render(r) }
-      case .failure(let e):
-        printError(e.description)
-        failed = true
-      }
-    }
-    var totals: [String: Int] = ["files": reports.count]
-    for r in reports { for (k, v) in r.summary { totals[k, default: 0] += v } }
-    switch format {
-    case .text:
-      if summary { text = totals.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\n" }.joined() }
-      writeStandardOutput(Array(text.utf8))
-    case .json:
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      let data = summary ? try encoder.encode(totals) : try encoder.encode(reports)
-      writeStandardOutput(Array(data) + [0x0a])
-    }
-    if failed { throw ExitCode.failure }
+    try emitReports(files: files, format: format, summary: summary,
+                    analyse: { path in Self.analyse(path, forced: generation.forced, base: base, baseSource: btf) }, render: render)
   }
 
   static func analyse(_ path: String, forced: KernelGeneration?, base: BTF?, baseSource: String?)
@@ -88,3 +64,5 @@ struct ParavirtCommand: ParsableCommand {
     return out
   }
 }
+
+extension ParavirtReport: SummarizedReport {}
