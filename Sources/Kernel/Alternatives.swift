@@ -105,7 +105,7 @@ public struct RelativeFields: Sendable {
       let symbols = try file.symbolTable(try file.section(at: Int(rela.link), referencedAt: rela.headerOffset + 40))
       for i in 0..<rel.count {
         let s = try rel.symbol(of: i, in: symbols)
-        guard s.isDefined else { continue }
+        guard s.isDefined, s.sectionIndex < file.sections.count else { continue }
         places[rel[i].offset] = SectionPlace(
           section: s.sectionIndex, offset: UInt64(bitPattern: Int64(bitPattern: s.value) &+ rel[i].addend))
       }

@@ -34,7 +34,7 @@ extension StaticKeyBranch {
       for i in 0..<rel.count {
         let r = rel[i]
         let s = try rel.symbol(of: i, in: table.symbols)
-        guard s.isDefined else { continue }
+        guard s.isDefined, s.sectionIndex < file.sections.count else { continue }
         let place = (s.sectionIndex, UInt64(bitPattern: Int64(bitPattern: s.value) &+ r.addend))
         switch r.offset % UInt64(entrySize) {
         case 0: code[r.offset] = place

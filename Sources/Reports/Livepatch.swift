@@ -225,6 +225,7 @@ struct FentryFinder {
       let rel = try file.relocations(rela)
       for i in 0..<rel.count {
         let s = try rel.symbol(of: i, in: table.symbols)
+        guard s.sectionIndex < file.sections.count else { continue }
         mcount.insert(.place(section: s.sectionIndex, offset: UInt64(bitPattern: Int64(bitPattern: s.value) &+ rel[i].addend)))
       }
     }

@@ -100,7 +100,7 @@ public struct ParavirtReport: Sendable, Codable {
           let sym = try? table.symbols.symbol(at: Int(r.symbolIndex)),
           (try? table.symbols.name(of: sym)) == "pv_ops"
         {
-          slotOffset = r.addend + 4
+          slotOffset = r.addend &+ 4
         } else {
           slotOffset = nil
         }

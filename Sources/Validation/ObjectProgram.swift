@@ -115,7 +115,9 @@ public final class ObjectProgram {
     let table = try file.relocations(rela)
     var out: [(Symbol, Int64, UInt64)] = []
     for k in 0..<table.count {
-      out.append((try functions.symbols.symbol(at: Int(table[k].symbolIndex)), table[k].addend, table[k].offset))
+      let sym = try functions.symbols.symbol(at: Int(table[k].symbolIndex))
+      guard sym.sectionIndex < file.sections.count else { continue }  // SHN_ABS and the like point at no code
+      out.append((sym, table[k].addend, table[k].offset))
     }
     return out
   }
@@ -155,7 +157,7 @@ public final class ObjectProgram {
         throw stop("intra_function_call not a direct call", section: Int(section[i]), offset: UInt64(offset[i]))
       }
       type[i] = .jumpUnconditional
-      let dest = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
+      let dest = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) &+ immediate[i])
       guard let d = instruction(in: Int(section[i]), at: dest) else {
         throw stop("can't find call dest at \(file.sections[Int(section[i])].name)+0x\(String(dest, radix: 16))",
                    section: Int(section[i]), offset: UInt64(offset[i]))
@@ -198,7 +200,7 @@ public final class ObjectProgram {
         throw ELFError(.objtool(place: "", message: "can't find reloc for unwind_hints[\(k)]"), path: file.path,
                        offset: sec.offset + UInt64(k * 12))
       }
-      let place = UInt64(bitPattern: Int64(bitPattern: sym.type == .section ? 0 : sym.value) + addend)
+      let place = UInt64(bitPattern: Int64(bitPattern: sym.type == .section ? 0 : sym.value) &+ addend)
       guard let i = instruction(in: sym.sectionIndex, at: place) else {
         throw ELFError(.objtool(place: "", message: "can't find insn for unwind_hints[\(k)]"), path: file.path,
                        offset: sec.offset + UInt64(k * 12))
@@ -367,7 +369,7 @@ public final class ObjectProgram {
         function[i] = function[orig]
         group[i] = Int32(newGroup)
         if type[i] == .jumpConditional || type[i] == .jumpUnconditional, immediate[i] != 0 {
-          let dest = Int64(offset[i]) + Int64(length[i]) + immediate[i]
+          let dest = Int64(offset[i]) + Int64(length[i]) &+ immediate[i]
           if dest == Int64(end) {
             guard let after = next(groups[origGroup].last) else {
               throw fail("can't find alternative jump destination", i)
@@ -562,8 +564,9 @@ public final class ObjectProgram {
         let sym = try functions.symbols.symbol(at: Int(r.symbolIndex))
         let name = sym.type == .section ? "" : try functions.symbols.name(of: sym)
         if sym.type == .section {
+          guard sym.sectionIndex < file.sections.count else { continue }
           destSection = sym.sectionIndex
-          destOffset = UInt64(bitPattern: r.addend + 4)
+          destOffset = UInt64(bitPattern: r.addend &+ 4)
         } else if isRetpoline(name) {
           type[i] = type[i] == .jumpUnconditional ? .jumpDynamic : .jumpDynamicConditional
           ops[i] = []
@@ -575,17 +578,18 @@ public final class ObjectProgram {
           callDest[i] = sym.isDefined ? (functionBySymbol[Int(r.symbolIndex)].map { .function($0) } ?? .external(name)) : .external(name)
           ops[i] = []
           continue
-        } else if sym.isDefined {
+        } else if sym.isDefined && sym.sectionIndex < file.sections.count {
           destSection = sym.sectionIndex
-          destOffset = UInt64(bitPattern: Int64(bitPattern: sym.value) + r.addend + 4)
+          destOffset = UInt64(bitPattern: Int64(bitPattern: sym.value) &+ r.addend &+ 4)
         } else {
           continue
         }
       } else {
-        destOffset = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
+        destOffset = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) &+ immediate[i])
       }
       guard let dest = instruction(in: destSection, at: destOffset) else {
-        throw stop("can't find jump dest instruction at \(file.sections[destSection].name)+0x\(String(destOffset, radix: 16))",
+        let name = destSection >= 0 && destSection < file.sections.count ? file.sections[destSection].name : "?"
+        throw stop("can't find jump dest instruction at \(name)+0x\(String(destOffset, radix: 16))",
                    section: Int(section[i]), offset: UInt64(offset[i]))
       }
       let from = Int(function[i])
@@ -609,11 +613,12 @@ public final class ObjectProgram {
       if let r = relocation(i) {
         let sym = try functions.symbols.symbol(at: Int(r.symbolIndex))
         if sym.type == .section {
-          let o = UInt64(bitPattern: r.addend + 4)
+          let o = UInt64(bitPattern: r.addend &+ 4)
           if let f = functionAt[SectionPlaceKey(section: sym.sectionIndex, offset: o)] {
             callDest[i] = .function(f)
           } else {
-            throw stop("can't find call dest symbol at \(file.sections[sym.sectionIndex].name)+0x\(String(o, radix: 16))",
+            let name = sym.sectionIndex < file.sections.count ? file.sections[sym.sectionIndex].name : "?"
+            throw stop("can't find call dest symbol at \(name)+0x\(String(o, radix: 16))",
                        section: Int(section[i]), offset: UInt64(offset[i]))
           }
         } else {
@@ -630,7 +635,7 @@ public final class ObjectProgram {
           }
         }
       } else {
-        let o = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) + immediate[i])
+        let o = UInt64(bitPattern: Int64(offset[i]) + Int64(length[i]) &+ immediate[i])
         guard let f = functionAt[SectionPlaceKey(section: Int(section[i]), offset: o)] else {
           throw stop("unannotated intra-function call", section: Int(section[i]), offset: UInt64(offset[i]))
         }

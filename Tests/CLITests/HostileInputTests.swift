@@ -226,3 +226,40 @@ struct HostileInputTests {
     #expect(!outcomes.isEmpty)
   }
 }
+
+@Suite("Fuzzing regressions")
+struct FuzzRegressionTests {
+  @Test("a jump whose relocation names a section symbol of no section (found by fuzzing)")
+  func jumpToNoSection() throws {
+    let path = try Fixtures.assemble("jumpsec.S", source: """
+      .include "orc.inc"
+      MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
+      .text
+      .type f, @function
+      f: jmp 1f
+      .size f, . - f
+      .section .text.unlikely, "ax"
+      1: ret
+      """)
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    // Point every STT_SECTION symbol of the table at section 0x7777.
+    let shoff = Int(bytes[40..<48].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+    let shnum = Int(bytes[60..<62].withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) })
+    for k in 0..<shnum {
+      let h = shoff + k * 64
+      let type = bytes[(h + 4)..<(h + 8)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+      guard type == 2 else { continue }  // SHT_SYMTAB
+      let off = Int(bytes[(h + 24)..<(h + 32)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+      let size = Int(bytes[(h + 32)..<(h + 40)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+      for s in stride(from: off, to: off + size, by: 24) where bytes[s + 4] & 0xf == 3 {
+        bytes[s + 6] = 0x77
+        bytes[s + 7] = 0x77
+      }
+    }
+    let broken = try Fixtures.temporaryDirectory().appendingPathComponent("broken.o").path
+    try Data(bytes).write(to: URL(fileURLWithPath: broken))
+    let r = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", broken])
+    #expect(r.status == 0 || r.status == 1)
+    #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("crashed"), "\(r.stderr)")
+  }
+}
