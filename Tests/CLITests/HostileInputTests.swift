@@ -263,3 +263,78 @@ struct FuzzRegressionTests {
     #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("crashed"), "\(r.stderr)")
   }
 }
+
+@Suite("Hostile layouts")
+struct HostileLayoutTests {
+  /// The fixture's bytes with `mutate` applied, written to a new file.
+  func mutated(_ mutate: (inout [UInt8], ELFLayout) -> Void) throws -> String {
+    let path = try Fixtures.assemble("livepatch.S")
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    mutate(&bytes, ELFLayout(bytes))
+    let out = try Fixtures.temporaryDirectory().appendingPathComponent("hostile.o").path
+    try Data(bytes).write(to: URL(fileURLWithPath: out))
+    return out
+  }
+
+  func survives(_ path: String) throws {
+    for command in [["check", "--orc", "--dry-run", path], ["elf", "info", path], ["livepatch", path],
+                    ["extable", path], ["alternatives", path]] {
+      let r = try Fixtures.run(Fixtures.orctool, command)
+      #expect(r.status == 0 || r.status == 1, "\(command[0]): exit \(r.status)")
+      #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("crashed"), "\(command[0]): \(r.stderr)")
+      #expect(r.status == 0 || r.stderr.split(separator: "\n").count >= 1)
+    }
+  }
+
+  @Test("overlapping sections")
+  func overlapping() throws {
+    try survives(try mutated { b, l in
+      if let text = l.section(".text"), let data = l.section(".data") { l.put64(&b, data + 24, l.get64(b, text + 24)) }
+    })
+  }
+
+  @Test("relocations outside their section")
+  func relocationOutside() throws {
+    try survives(try mutated { b, l in
+      if let rela = l.section(".rela.text") {
+        let off = Int(l.get64(b, rela + 24))
+        l.put64(&b, off, 0xffff_fff0)
+      }
+    })
+  }
+
+  @Test("symbol sizes past the section end")
+  func symbolPastEnd() throws {
+    try survives(try mutated { b, l in
+      if let symtab = l.section(".symtab") {
+        let off = Int(l.get64(b, symtab + 24))
+        let size = Int(l.get64(b, symtab + 32))
+        for s in stride(from: off + 24, to: off + size, by: 24) where b[s + 4] & 0xf == 2 {
+          l.put64(&b, s + 16, 0x10_0000)
+        }
+      }
+    })
+  }
+}
+
+/// Section headers of an ELF64 file, by name, for mutations.
+struct ELFLayout {
+  var headers: [String: Int] = [:]
+  init(_ b: [UInt8]) {
+    let shoff = Int(get64(b, 40))
+    let shnum = Int(b[60]) | Int(b[61]) << 8
+    let shstrndx = Int(b[62]) | Int(b[63]) << 8
+    let strOff = Int(get64(b, shoff + shstrndx * 64 + 24))
+    for k in 0..<shnum {
+      let h = shoff + k * 64
+      var n = strOff + Int(get32(b, h))
+      var name = ""
+      while b[n] != 0 { name.append(Character(UnicodeScalar(b[n]))); n += 1 }
+      if headers[name] == nil { headers[name] = h }
+    }
+  }
+  func section(_ name: String) -> Int? { headers[name] }
+  func get32(_ b: [UInt8], _ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(b[o + $1]) << (8 * UInt32($1)) } }
+  func get64(_ b: [UInt8], _ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) } }
+  func put64(_ b: inout [UInt8], _ o: Int, _ v: UInt64) { for i in 0..<8 { b[o + i] = UInt8((v >> (8 * UInt64(i))) & 0xff) } }
+}
