@@ -116,7 +116,7 @@ public struct RelativeFields: Sendable {
   /// The place a 32-bit self-relative field at `offset` points to.
   public func place(at offset: Int, view: ByteView) -> SectionPlace? {
     if let relocated { return relocated[UInt64(offset)] }
-    let field = section.address + UInt64(offset)
+    let field = section.address &+ UInt64(offset)
     return place(ofAddress: field &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: offset))))
   }
 

@@ -66,7 +66,7 @@ public struct ExceptionTable: Sendable {
         throw ELFError(.malformed("__ex_table entry \(i) points outside the file's sections"),
                        path: file.path, offset: section.offset + UInt64(b))
       }
-      let field = section.address + UInt64(b)
+      let field = section.address &+ UInt64(b)
       entries.append(ExceptionTableEntry(
         index: i, insn: insn, fixup: fixup,
         insnAddress: linked ? field &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b))) : nil,

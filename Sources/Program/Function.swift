@@ -23,7 +23,10 @@ public struct Function: Sendable, Hashable {
   public var unit: Int?
 
   /// The end offset in the section.
-  public var endOffset: UInt64 { offset + size }
+  public var endOffset: UInt64 {
+    let (end, overflow) = offset.addingReportingOverflow(size)
+    return overflow ? UInt64.max : end  // a size past the address space ends at its edge
+  }
   /// Whether this is the padding symbol objtool puts before a function
   /// (`__pfx_f`, 6.2+ call padding; `__cfi_f`, kCFI) rather than a function.
   public var isPrefixSymbol: Bool { name.hasPrefix("__pfx_") || name.hasPrefix("__cfi_") }

@@ -49,7 +49,7 @@ extension StaticKeyBranch {
       let view = file.contents(of: jt)
       var i = 0
       while i + entrySize <= view.count {
-        let base = jt.address + UInt64(i)
+        let base = jt.address &+ UInt64(i)
         let c = base &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: i)))
         let t = base &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: i + 4)))
         if let cp = table.place(ofAddress: c), let tp = table.place(ofAddress: t) {

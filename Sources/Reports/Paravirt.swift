@@ -94,7 +94,7 @@ public struct ParavirtReport: Sendable, Codable {
         if let pvops {
           let disp = Int64(Int32(bitPattern: UInt32(code6[2]) | UInt32(code6[3]) << 8 | UInt32(code6[4]) << 16
                                   | UInt32(code6[5]) << 24))
-          let site = file.sections[s.instruction.section].address + s.instruction.offset
+          let site = file.sections[s.instruction.section].address &+ s.instruction.offset
           slotOffset = Int64(bitPattern: site &+ 6 &+ UInt64(bitPattern: disp) &- pvops)
         } else if let r = code.relocation(in: s.instruction.section, at: s.instruction.offset + 2),
           let sym = try? table.symbols.symbol(at: Int(r.symbolIndex)),

@@ -54,7 +54,7 @@ public struct DumpSession: Sendable {
     for (k, v) in symbols { symbols[k] = v &+ slide }
     memory = try KernelMemory(dump: dump, initTopPgt: symbols["init_top_pgt"])
     let text = vmlinux.sections.filter { $0.flags.contains(.execInstr) && $0.flags.contains(.alloc) && $0.size > 0 }
-      .map { $0.address..<($0.address + $0.size) }
+      .filter { $0.address &+ $0.size >= $0.address }.map { $0.address..<($0.address + $0.size) }
     let textEnd = text.map(\.upperBound).max()
     unwinder = Unwinder(lookup: ORCLookup(table: table, textEnd: textEnd), text: text)
     var labels: [(UInt64, String)] = []

@@ -753,7 +753,7 @@ public final class ObjectProgram {
     for k in 0..<functions.symbols.count {
       guard let sym = try? functions.symbols.symbol(at: k), sym.type != .section, rodata.contains(sym.sectionIndex)
       else { continue }
-      rodataSymbols[sym.sectionIndex, default: []].append((sym.value, sym.value + sym.size))
+      rodataSymbols[sym.sectionIndex, default: []].append((sym.value, sym.value &+ sym.size))
     }
     var firstJumpSource = [Int: Int]()
     var tableOf: [Int: (section: Int, index: Int)] = [:]

@@ -317,6 +317,55 @@ struct HostileLayoutTests {
   }
 }
 
+@Suite("More fuzzing regressions")
+struct MoreFuzzRegressionTests {
+  @Test("a function size that wraps the address space (found by fuzzing)")
+  func wrappingSize() throws {
+    try HostileLayoutTests().survives(try HostileLayoutTests().mutated { b, l in
+      if let symtab = l.section(".symtab") {
+        let off = Int(l.get64(b, symtab + 24))
+        let size = Int(l.get64(b, symtab + 32))
+        for s in stride(from: off + 24, to: off + size, by: 24) where b[s + 4] & 0xf == 2 {
+          l.put64(&b, s + 16, 0xffff_ffff_ffff_ff00)
+        }
+      }
+    })
+  }
+
+  @Test("a linked image whose special section sits at the top of the address space (found by fuzzing)")
+  func wrappingAddress() throws {
+    let obj = try Fixtures.assemble("seed000a-linked.S", source: """
+      .include "orc.inc"
+      .include "seed000.inc"
+      ALT_GEN = 61
+      MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
+      .text
+      .globl _start
+      .type _start, @function
+      _start: 661: nop
+      662: ret
+      .size _start, . - _start
+      .section .altinstr_replacement, "ax"
+      671: nop
+      672:
+      .text
+      ALT_ENTRY 661b, 662b, 671b, 672b, 1
+      .pushsection __ex_table, "a"
+      .long 661b - ., 662b - ., 1
+      .popsection
+      """)
+    let exe = try Fixtures.temporaryDirectory().appendingPathComponent("linked").path
+    #expect(try Fixtures.run("ld", ["-o", exe, obj]).status == 0)
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: exe)))
+    let layout = ELFLayout(bytes)
+    for name in [".altinstructions", "__ex_table"] {
+      if let h = layout.section(name) { layout.put64(&bytes, h + 16, 0xffff_ffff_ffff_fff0) }
+    }
+    try Data(bytes).write(to: URL(fileURLWithPath: exe))
+    try HostileLayoutTests().survives(exe)
+  }
+}
+
 /// Section headers of an ELF64 file, by name, for mutations.
 struct ELFLayout {
   var headers: [String: Int] = [:]
