@@ -25,7 +25,7 @@ done
 for s in Fixtures/*.S; do
   as -I Fixtures -o "$OUT/seed-check/$(basename "$s" .S).o" "$s" 2>/dev/null || true
 done
-for target in FuzzELF FuzzCheck; do
+for target in ${TARGETS:-FuzzELF FuzzCheck}; do
   seeds="$OUT/seed-elf"; corpus="$OUT/corpus-elf"
   [ "$target" = FuzzCheck ] && { seeds="$OUT/seed-check"; corpus="$OUT/corpus-check"; }
   start=$(date +%s)

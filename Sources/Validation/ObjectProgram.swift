@@ -313,8 +313,16 @@ public final class ObjectProgram {
   /// Original instructions whose own path is not followed (`skip_orig`).
   var skipOriginal = Set<Int>()
 
+  /// Warnings found while reading the object (objtool prints them and goes on).
+  public internal(set) var readWarnings: [String] = []
+
   /// `handle_group_alt()`: returns the first instruction of the replacement stream.
   func handleGroup(_ a: AlternativeEntry, orig: Int) throws(ELFError) -> Int? {
+    if a.instructionLength == 0 {
+      let e = stop("empty alternative entry", section: Int(section[orig]), offset: UInt64(offset[orig]))
+      readWarnings.append(e.message)
+      return nil
+    }
     func fail(_ message: String, _ i: Int) -> ELFError {
       stop(message, section: Int(section[i]), offset: UInt64(offset[i]))
     }

@@ -21,6 +21,7 @@ public final class Validator {
 
   public init(program: ObjectProgram) {
     self.program = program
+    warnings = program.readWarnings
     visited = Array(repeating: false, count: program.section.count)
     cfi = Array(repeating: -1, count: program.section.count)
     // Hinted instructions carry their CFI whether or not a path reaches them.

@@ -332,6 +332,29 @@ struct MoreFuzzRegressionTests {
     })
   }
 
+  @Test("an alternative entry of length 0 is objtool's warning, not a trap (found by fuzzing)")
+  func emptyAlternative() throws {
+    let path = try Fixtures.assemble("altempty.S", source: """
+      .include "orc.inc"
+      MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
+      .text
+      .type f, @function
+      f: 1: nop
+      ret
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      3: nop
+      .section .altinstructions, "a"
+      .long 1b - .
+      .long 3b - .
+      .word 1
+      .byte 0, 0
+      """)
+    let r = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", path])
+    #expect(r.status == 0)
+    #expect(r.stderr == "\(path): warning: objtool: f+0x0: empty alternative entry\n")
+  }
+
   @Test("a linked image whose special section sits at the top of the address space (found by fuzzing)")
   func wrappingAddress() throws {
     let obj = try Fixtures.assemble("seed000a-linked.S", source: """
