@@ -195,7 +195,8 @@ public final class ObjectProgram {
     var byOffset: [UInt64: (Symbol, Int64)] = [:]
     for (sym, addend, o) in try annotationPlaces(".discard.unwind_hints") { byOffset[o] = (sym, addend) }
     var cfi = CFIState.initialHint
-    for k in 0..<(Int(sec.size) / 12) {
+    // The hints the file holds (a NOBITS section has a size and no bytes).
+    for k in 0..<(view.count / 12) {
       guard let (sym, addend) = byOffset[UInt64(k * 12)] else {
         throw ELFError(.objtool(place: "", message: "can't find reloc for unwind_hints[\(k)]"), path: file.path,
                        offset: sec.offset + UInt64(k * 12))

@@ -108,6 +108,8 @@ struct HostileInputTests {
       .skip 24
       .section .parainstructions, "a", @nobits
       .skip 32
+      .section .discard.unwind_hints, "", @nobits
+      .skip 24
       """)
     _ = try checkRuns(path, seconds: 10)
     for command in [["extable", path], ["paravirt", path], ["alternatives", path], ["--dump=orc", path]] {
