@@ -305,17 +305,21 @@ struct HostileLayoutTests {
     })
   }
 
+  /// The fixture with every function symbol's `st_size` set to `size`.
+  func functionSizes(_ size: UInt64) throws -> String {
+    try mutated { b, l in
+      guard let symtab = l.section(".symtab") else { return }
+      let off = Int(l.get64(b, symtab + 24))
+      let count = Int(l.get64(b, symtab + 32))
+      for s in stride(from: off + 24, to: off + count, by: 24) where b[s + 4] & 0xf == 2 {
+        l.put64(&b, s + 16, size)
+      }
+    }
+  }
+
   @Test("symbol sizes past the section end")
   func symbolPastEnd() throws {
-    try survives(try mutated { b, l in
-      if let symtab = l.section(".symtab") {
-        let off = Int(l.get64(b, symtab + 24))
-        let size = Int(l.get64(b, symtab + 32))
-        for s in stride(from: off + 24, to: off + size, by: 24) where b[s + 4] & 0xf == 2 {
-          l.put64(&b, s + 16, 0x10_0000)
-        }
-      }
-    })
+    try survives(try functionSizes(0x10_0000))
   }
 }
 
@@ -323,15 +327,8 @@ struct HostileLayoutTests {
 struct MoreFuzzRegressionTests {
   @Test("a function size that wraps the address space (found by fuzzing)")
   func wrappingSize() throws {
-    try HostileLayoutTests().survives(try HostileLayoutTests().mutated { b, l in
-      if let symtab = l.section(".symtab") {
-        let off = Int(l.get64(b, symtab + 24))
-        let size = Int(l.get64(b, symtab + 32))
-        for s in stride(from: off + 24, to: off + size, by: 24) where b[s + 4] & 0xf == 2 {
-          l.put64(&b, s + 16, 0xffff_ffff_ffff_ff00)
-        }
-      }
-    })
+    let layout = HostileLayoutTests()
+    try layout.survives(try layout.functionSizes(0xffff_ffff_ffff_ff00))
   }
 
   @Test("an alternative entry of length 0 is objtool's warning, not a trap (found by fuzzing)")
