@@ -438,7 +438,7 @@ public final class ObjectProgram {
       place = "\(file.sections[sec].name)+0x\(String(off, radix: 16))"
     }
     return ELFError(.objtool(place: place, message: message), path: file.path,
-                    offset: file.sections[sec].offset + off)
+                    offset: file.sections[sec].offset &+ off)
   }
 
   /// The number of decoded instructions; synthetic ones (fake NOPs) follow them.

@@ -93,6 +93,22 @@ struct HostileInputTests {
     #expect(r.status == 1)
     #expect(r.stderr.hasSuffix("special: can't find orig instruction\n"))
     #expect(r.stderr.split(separator: "\n").count == 1)
+    // Before the section, where offsets wrap (found by fuzzing).
+    let below = try object("altbelow.S", """
+      .text
+      .type f, @function
+      f: ret
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      3: nop
+      .section .altinstructions, "a"
+      .long f - 0x100 - .
+      .long 3b - .
+      .word 1
+      .byte 1, 1
+      """)
+    let w = try checkRuns(below, seconds: 10)
+    #expect(w.status == 1 && w.stderr.hasSuffix("special: can't find orig instruction\n"))
   }
 
   @Test("special sections that are NOBITS: sizes with no bytes (found by fuzzing)")
