@@ -17,7 +17,9 @@ SAN="fuzzer${SANITIZE:+,$SANITIZE}"
    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp >&2)
 BIN=Fuzz/.build/release
 mkdir -p "$OUT/seed-elf" "$OUT/seed-check" "$OUT/corpus-elf" "$OUT/corpus-check"
-find "$MODULES61" -name '*.ko' -size -16k | sort | head -n 40 | while read -r f; do
+# (process substitution: a pipe into `head` would fail the script under pipefail when find gets SIGPIPE)
+mapfile -t small < <(find "$MODULES61" -name '*.ko' -size -16k | sort)
+for f in "${small[@]:0:40}"; do
   cp "$f" "$OUT/seed-elf/"
   objcopy --remove-section=.orc_unwind --remove-section=.orc_unwind_ip --remove-section=.rela.orc_unwind_ip \
     "$f" "$OUT/seed-check/$(basename "$f")"
