@@ -33,7 +33,7 @@ for target in ${TARGETS:-FuzzELF FuzzCheck}; do
   start=$(date +%s)
   status=0
   # Swift's own crash reporter would take the signal before libFuzzer saves the input.
-  SWIFT_BACKTRACE=enable=no "$BIN/$target" -runs="$RUNS" -max_len=20000 -timeout=10 -rss_limit_mb=2048 \
+  SWIFT_BACKTRACE=enable=no "$BIN/$target" -runs="$RUNS" -max_len=20000 -timeout="${TIMEOUT:-10}" -rss_limit_mb=2048 \
     -artifact_prefix="$OUT/crashes/$target-" -print_final_stats=1 "$corpus" "$seeds" > "$OUT/$target.log" 2>&1 || status=$?
   end=$(date +%s)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/$target.log" | tail -n 1)
