@@ -137,40 +137,14 @@ struct HostileInputTests {
 
   @Test("a replacement that starts past its section is a one-line error (found by fuzzing)")
   func replacementPastSection() throws {
-    let path = try object("altpast.S", """
-      .text
-      .type f, @function
-      f: 1: nop
-      ret
-      .size f, . - f
-      .section .altinstr_replacement, "ax"
-      3: nop
-      .section .altinstructions, "a"
-      .long 1b - .
-      .long 3b + 0x7ffffff0 - .
-      .word 1
-      .byte 1, 0
-      """)
+    let path = try object("altpast.S", altSite(replacement: "3b + 0x7ffffff0", lengths: "1, 0"))
     let r = try checkRuns(path, seconds: 10)
     #expect(r.status == 1 && r.stderr.hasSuffix("special: can't find new instruction\n"))
   }
 
   @Test("a replacement length past its section is not followed past the section")
   func replacementOverrun() throws {
-    let path = try object("altlong.S", """
-      .text
-      .type f, @function
-      f: 1: nop
-      ret
-      .size f, . - f
-      .section .altinstr_replacement, "ax"
-      3: nop
-      .section .altinstructions, "a"
-      .long 1b - .
-      .long 3b - .
-      .word 1
-      .byte 1, 200
-      """)
+    let path = try object("altlong.S", altSite(replacement: "3b", lengths: "1, 200"))
     _ = try checkRuns(path, seconds: 10)
   }
 
@@ -402,6 +376,25 @@ struct MoreFuzzRegressionTests {
     try Data(bytes).write(to: URL(fileURLWithPath: exe))
     try HostileLayoutTests().survives(exe)
   }
+}
+
+/// A function `f` whose first instruction (a NOP) is an alternative site with
+/// one entry: the replacement's place and the `instrlen, replacementlen` bytes.
+func altSite(replacement: String, lengths: String) -> String {
+  """
+  .text
+  .type f, @function
+  f: 1: nop
+  ret
+  .size f, . - f
+  .section .altinstr_replacement, "ax"
+  3: nop
+  .section .altinstructions, "a"
+  .long 1b - .
+  .long \(replacement) - .
+  .word 1
+  .byte \(lengths)
+  """
 }
 
 /// Section headers of an ELF64 file, by name, for mutations.
