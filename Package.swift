@@ -25,7 +25,7 @@ let package = Package(
     .target(name: "Kernel", dependencies: ["ELF"]),
     .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
     .target(name: "X86", dependencies: ["CZydis"]),
-    .target(name: "Program", dependencies: ["ELF", "X86"]),
+    .target(name: "Program", dependencies: ["ELF", "X86", "Kernel"]),
     .target(name: "Reports", dependencies: ["ELF", "X86", "Kernel", "Program"]),
     .target(name: "Unwind", dependencies: ["ELF", "Kernel", "ORC", "Program"]),
     .target(
@@ -33,7 +33,7 @@ let package = Package(
       // The validator's worklist reads its instruction arrays millions of times;
       // dynamic exclusivity checks on them cost more than the work (measured with perf).
       swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
-    .target(name: "ORC", dependencies: ["ELF", "Kernel"]),
+    .target(name: "ORC", dependencies: ["ELF", "Kernel", "Program"]),
     .target(
       name: "OrcToolCLI",
       dependencies: [
@@ -47,7 +47,7 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "UnwindTests", dependencies: ["Unwind", "ORC", "Kernel", "ELF", "TestSupport"]),
-    .testTarget(name: "ValidationTests", dependencies: ["Validation", "ORC", "Kernel", "ELF", "TestSupport"]),
+    .testTarget(name: "ValidationTests", dependencies: ["Validation", "Program", "ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
   ]
 )

@@ -3,6 +3,7 @@ import ELF
 import Foundation
 import Kernel
 import ORC
+import Program
 import Validation
 
 /// `orctool alternatives FILE`: every alternative site, its streams side by side, the CFI per offset.
@@ -20,9 +21,11 @@ struct AlternativesCommand: ParsableCommand {
     let forced = generation.forced
     let result = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
       let elf = try ELFFile(path: file)
-      let v = Validator(program: try ObjectProgram(file: elf))
+      let generation = try checkGeneration(forced: forced, file: elf)
+      let graph = try ControlFlowGraph(program: try Program(file: elf), generation: generation)
+      let v = Validator(graph: graph)
       v.run(noUnreachable: true)
-      return (v, ORCLayout.of(forced ?? GenerationDetector.detect(elf)?.0 ?? .v6_1))
+      return (v, ORCLayout.of(generation))
     })
     guard case .success(let (v, layout)) = result else {
       if case .failure(let e) = result { printError(e.description) }

@@ -6,18 +6,19 @@ import Foundation
 import ELF
 import Kernel
 import ORC
+import Program
 import Validation
 
-/// `orctool check`: stack validation and ORC generation (work in progress:
-/// 6.1 objects; generated ORC is printed, not yet written into the object).
+/// `orctool check`: stack validation and ORC generation.
 struct CheckCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "check",
-    abstract: "Validate the stack of every function and generate ORC (6.1 objects; --dry-run only so far).")
+    abstract: "Validate the stack of every function and generate ORC (objtool 6.1's rules).")
 
   @Flag(help: "Generate ORC.") var orc = false
-  @Flag(help: "The object is a module.") var module = false
-  @Flag(help: "The object is a linked object.") var link = false
+  @Flag(help: "The object is part of a module (objtool 6.1 reads it only for --static-call).") var module = false
+  @Flag(help: "The object is linked from several units (else a multi-unit object is reported, as objtool does).")
+  var link = false
   @Flag(help: "Frame-pointer checks: calls need a frame, BP is not scratch (objtool's --stackval).") var stackval = false
   @Flag(name: .customLong("dry-run"), help: "Don't write the object.") var dryRun = false
   @Flag(help: "Keep the original as FILE.orig before writing (objtool's --backup).") var backup = false
@@ -33,69 +34,116 @@ struct CheckCommand: ParsableCommand {
   }
 
   func run() throws {
-    let status = runCheck(file: file, orc: orc, dryRun: dryRun, backup: backup, noUnreachable: noUnreachable,
-                          printORC: printORC, generation: generation.forced, json: format == .json,
-                          stackValidation: stackval, jobs: jobs ?? defaultJobs())
+    var options = CheckOptions()
+    options.orc = orc
+    options.stackValidation = stackval
+    options.dryRun = dryRun
+    options.backup = backup
+    options.noUnreachable = noUnreachable
+    options.printORC = printORC
+    options.json = format == .json
+    options.module = module
+    options.link = link
+    options.generation = generation.forced
+    options.jobs = jobs ?? defaultJobs()
+    let status = runCheck(file: file, options)
     if status != 0 { throw ExitCode(status) }
   }
 }
 
-/// Validates `file` and (with `orc`) writes its ORC, printing warnings in
-/// objtool's format; returns the exit status. Shared by `orctool check` and
-/// objtool's own command line (which parses its flags by hand: start-up time
+/// What objtool's `check` is asked to do (`struct opts` of tools/objtool/builtin-check.c, the part done so far).
+struct CheckOptions {
+  var orc = false
+  var stackValidation = false
+  var dryRun = false
+  var backup = false
+  var noUnreachable = false
+  var printORC = false
+  var json = false
+  /// `--module`: objtool 6.1 reads it only for `--static-call` (a module's static-call
+  /// keys may be unexported); it changes nothing the actions done so far do.
+  var module = false
+  /// `--link`: the object is linked from several units. Without it, objtool 6.1 says
+  /// "Linked object detected, forcing --link" for an object with several `STT_FILE` symbols.
+  var link = false
+  var generation: KernelGeneration? = nil
+  var jobs = defaultJobs()
+}
+
+/// The generation whose kernel formats `file` is read in: the flag, else what the
+/// file says, else one clear error naming the flag.
+func checkGeneration(forced: KernelGeneration?, file: ELFFile) throws(ELFError) -> KernelGeneration {
+  if let forced { return forced }
+  if let (detected, _) = GenerationDetector.detect(file) { return detected }
+  throw ELFError(
+    .malformed("cannot tell the kernel generation (no .orc_header, vermagic or linux_banner); use --generation 6.1 or 6.12"),
+    path: file.path, offset: 0)
+}
+
+/// objtool's `has_multiple_files()`: more than one `STT_FILE` symbol.
+func hasMultipleFiles(_ program: Program) throws(ELFError) -> Bool {
+  var files = 0
+  for k in 0..<program.symbols.count where try program.symbols.symbol(at: k).type == .file {
+    files += 1
+    if files > 1 { return true }
+  }
+  return false
+}
+
+/// Validates `file` and (with `orc`) writes its ORC, printing the diagnostics in
+/// objtool's format (or JSON); returns the exit status. Shared by `orctool check`
+/// and objtool's own command line (which parses its flags by hand: start-up time
 /// counts when kbuild runs it once per object).
-func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable: Bool, printORC: Bool,
-              generation: KernelGeneration?, json: Bool = false, stackValidation: Bool = false,
-              jobs: Int = defaultJobs()) -> Int32 {
+func runCheck(file: String, _ options: CheckOptions) -> Int32 {
   func report(_ e: ELFError) {
     if case .objtool = e.kind {
-      writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
+      if options.json {
+        emitJSON(file: file, [Diagnostic(.error, place: nil, message: e.message)])
+      } else {
+        writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
+      }
     } else {
       printError(e.description)
     }
   }
   let validated = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
     let elf = try ELFFile(path: file)
-    let gen = generation ?? GenerationDetector.detect(elf)?.0 ?? .v6_1
-    let v = Validator(program: try ObjectProgram(file: elf, jobs: jobs))
-    v.stackValidation = stackValidation
-    v.run(noUnreachable: noUnreachable)
-    return (v, ORCLayout.of(gen))
+    let generation = try checkGeneration(forced: options.generation, file: elf)
+    let program = try Program(file: elf)
+    if !options.link, try hasMultipleFiles(program) {
+      writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))
+    }
+    let graph = try ControlFlowGraph(program: program, generation: generation, jobs: options.jobs)
+    let v = Validator(graph: graph, stackValidation: options.stackValidation)
+    v.run(noUnreachable: options.noUnreachable)
+    return (v, ORCLayout.of(generation))
   })
   guard case .success(let (v, layout)) = validated else {
     if case .failure(let e) = validated { report(e) }
     return 1
   }
-  if json {
-    // One object per diagnostic: {"file", "location", "message"} (location empty for file-wide ones).
-    let items = v.warnings.map { w -> [String: String] in
-      if let r = w.range(of: ": "), !w[..<r.lowerBound].contains(" ") {
-        return ["file": file, "location": String(w[..<r.lowerBound]), "message": String(w[r.upperBound...])]
-      }
-      return ["file": file, "location": "", "message": w]
-    }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    writeStandardOutput(Array((try? encoder.encode(items)) ?? Data()) + [0x0a])
+  if options.json {
+    emitJSON(file: file, v.diagnostics)
   } else {
     // objtool's own format, unprefixed, so that its consumers read ours.
-    let text = v.warnings.map { "\(file): warning: objtool: \($0)\n" }.joined()
+    let text = v.diagnostics.map { "\(file): warning: objtool: \($0.objtoolText)\n" }.joined()
     writeStandardError(Array(text.utf8))
   }
-  guard orc else { return 0 }
+  guard options.orc else { return 0 }
   let entries = v.orcEntries(layout: layout)
-  if printORC {
+  let elf = v.graph.program.file
+  if options.printORC {
     var out: [UInt8] = []
     for (s, o, e) in entries {
-      out += Array("\(v.program.file.sections[s].name)+\(String(o, radix: 16)):".utf8)
+      out += Array("\(elf.sections[s].name)+\(String(o, radix: 16)):".utf8)
       ORCDump.appendEntry(e, layout: layout, to: &out)
     }
     writeStandardOutput(out)
   }
-  guard !dryRun, !entries.isEmpty else { return 0 }
+  guard !options.dryRun, !entries.isEmpty else { return 0 }
   let written = Result(catching: { () throws(ELFError) in
-    let bytes = try ORCWriter.bytes(of: v.program.file, entries: entries, layout: layout)
-    if backup { try replaceFile(atPath: file + ".orig", with: [UInt8](v.program.file.source.bytes)) }
+    let bytes = try ORCWriter.bytes(of: elf, entries: entries, layout: layout)
+    if options.backup { try replaceFile(atPath: file + ".orig", with: [UInt8](elf.source.bytes)) }
     try replaceFile(atPath: file, with: bytes)
   })
   if case .failure(let e) = written {
@@ -103,6 +151,30 @@ func runCheck(file: String, orc: Bool, dryRun: Bool, backup: Bool, noUnreachable
     return 1
   }
   return 0
+}
+
+/// One JSON object per diagnostic: `file`, `kind`, `location` (objtool's `func+0xoff`,
+/// empty for findings about a whole function or section), `message`, and `related`
+/// places when there are any.
+func emitJSON(file: String, _ diagnostics: [Diagnostic]) {
+  struct Item: Encodable {
+    var file: String
+    var kind: String
+    var location: String
+    var message: String
+    var related: [Related]?
+    struct Related: Encodable {
+      var role: String
+      var location: String
+    }
+  }
+  let items = diagnostics.map { d in
+    Item(file: file, kind: d.kind.rawValue, location: d.place?.text ?? "", message: d.message,
+         related: d.related.isEmpty ? nil : d.related.map { Item.Related(role: $0.role, location: $0.place.text) })
+  }
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  writeStandardOutput(Array((try? encoder.encode(items)) ?? Data()) + [0x0a])
 }
 
 /// Every online core.

@@ -112,8 +112,9 @@ struct Addr2FuncCommand: ParsableCommand {
   func run() throws {
     try reportingErrors {
       let elf = try ELFFile(path: file)
-      let table = try FunctionTable(file: elf)
-      let sub = Subfunctions(table: table, code: try CodeReader(table: table))
+      let program = try Program(file: elf)
+      let table = program.functions
+      let sub = Subfunctions(program: program)
       let extable = try ExceptionTable(file: elf)
       var out = ""
       var unresolved = false
@@ -125,17 +126,16 @@ struct Addr2FuncCommand: ParsableCommand {
           // Anonymous fixup text maps back through __ex_table to the function it serves (seed 004).
           let serving = extable.entries.filter { $0.fixup.section == section && $0.fixup.offset <= offset }
             .max { $0.fixup.offset < $1.fixup.offset }
-          if let e = serving, let g = table.function(containing: e.insn.offset, in: e.insn.section) {
-            let name = elf.sections[section].name
-            out += "\(a): \(name)+0x\(String(offset, radix: 16)) (fixup text for "
-            out += "\(g.name)+0x\(String(e.insn.offset - g.offset, radix: 16)), via __ex_table)\n"
+          if let e = serving, table.function(containing: e.insn.offset, in: e.insn.section) != nil {
+            out += "\(a): \(table.offstr(section: section, offset: offset)) (fixup text for "
+            out += "\(program.offstr(e.insn)), via __ex_table)\n"
           } else {
             out += "\(a): ?\n"
             unresolved = true
           }
           continue
         }
-        out += "\(a): \(f.name)+0x\(String(offset - f.offset, radix: 16))/0x\(String(f.size, radix: 16))"
+        out += "\(a): \(table.offstrWithSize(section: section, offset: offset) ?? "?")"
         if let link = sub.links[f.id], let p = link.parent {
           out += " (child of \(table.functions[p].name))"
         }

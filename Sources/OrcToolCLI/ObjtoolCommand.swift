@@ -112,10 +112,17 @@ struct ObjtoolCommand: ParsableCommand {
         CheckCommand.main(arguments.filter { $0 != "--stackval" })
         terminate(0)
       }
-      terminate(runCheck(file: files[0], orc: names.contains("--orc"), dryRun: names.contains("--dry-run"),
-                         backup: names.contains("--backup"), noUnreachable: names.contains("--no-unreachable"),
-                         printORC: false, generation: generation, stackValidation: names.contains("--stackval"),
-                         jobs: jobs))
+      var options = CheckOptions()
+      options.orc = names.contains("--orc")
+      options.stackValidation = names.contains("--stackval")
+      options.dryRun = names.contains("--dry-run")
+      options.backup = names.contains("--backup")
+      options.noUnreachable = names.contains("--no-unreachable")
+      options.module = names.contains("--module")
+      options.link = names.contains("--link")
+      options.generation = generation
+      options.jobs = jobs
+      terminate(runCheck(file: files[0], options))
     }
     if let (file, generation) = fastPath(arguments) {
       do {

@@ -1,4 +1,5 @@
 import ELF
+import Kernel
 
 /// Every function symbol of a file, with lookups by name and by place.
 public struct FunctionTable: Sendable {
@@ -12,6 +13,13 @@ public struct FunctionTable: Sendable {
   let byName: [String: [Int]]
   /// The symbol table.
   public let symbols: SymbolTable
+  /// Whether each function is an alias of an earlier one (same section, offset and size):
+  /// objtool keeps the first symbol of a place as the function and skips the others.
+  public let isAlias: [Bool]
+  /// The first function symbol at each place.
+  let firstAt: [SectionPlace: Int]
+  /// Function ids by symbol-table index.
+  let bySymbol: [Int: Int]
 
   /// Reads the function symbols of `file` (empty without a symbol table).
   public init(file: ELFFile) throws(ELFError) {
@@ -51,7 +59,27 @@ public struct FunctionTable: Sendable {
     }
     self.bySection = bySection
     self.byName = byName
+    struct Extent: Hashable { var place: SectionPlace; var size: UInt64 }
+    var seen = Set<Extent>()
+    var isAlias = Array(repeating: false, count: functions.count)
+    var firstAt: [SectionPlace: Int] = [:]
+    var bySymbol: [Int: Int] = [:]
+    for f in functions {
+      let place = SectionPlace(section: f.section, offset: f.offset)
+      if !seen.insert(Extent(place: place, size: f.size)).inserted { isAlias[f.id] = true }
+      if firstAt[place] == nil { firstAt[place] = f.id }
+      bySymbol[f.symbolIndex] = f.id
+    }
+    self.isAlias = isAlias
+    self.firstAt = firstAt
+    self.bySymbol = bySymbol
   }
+
+  /// The first function symbol that starts at `place`.
+  public func firstFunction(at place: SectionPlace) -> Int? { firstAt[place] }
+
+  /// The function of symbol-table entry `index`, if it is one.
+  public func function(symbolIndex index: Int) -> Int? { bySymbol[index] }
 
   /// The functions called `name`, in symbol-table order.
   public func functions(named name: String) -> [Function] {
@@ -72,13 +100,7 @@ public struct FunctionTable: Sendable {
   public func function(containing offset: UInt64, in section: Int) -> Function? {
     guard let ids = bySection[section] else { return nil }
     // The last function starting at or before `offset`.
-    var lo = 0
-    var hi = ids.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if functions[ids[mid]].offset <= offset { lo = mid + 1 } else { hi = mid }
-    }
-    var i = lo - 1
+    var i = ids.partitioningIndex { functions[$0].offset > offset } - 1
     var best: Function? = nil
     // Walk back over functions that start earlier but may still cover offset
     // (aliases share a start); stop after a few: symbols rarely nest deeper.
@@ -103,5 +125,21 @@ public struct FunctionTable: Sendable {
       if address >= s.address && address - s.address < s.size { return (s.index, address - s.address) }
     }
     return nil
+  }
+
+  /// objtool's `offstr()`: `func+0xoff` when a function covers the place, else `section+0xoff`.
+  /// The one formatter of places in the program.
+  public func offstr(section: Int, offset: UInt64) -> String {
+    if let f = function(containing: offset, in: section) {
+      return "\(f.name)+0x\(String(offset &- f.offset, radix: 16))"
+    }
+    let name = section >= 0 && section < file.sections.count ? file.sections[section].name : "?"
+    return "\(name)+0x\(String(offset, radix: 16))"
+  }
+
+  /// `func+0xoff/0xsize` (the kernel's `%pS` shape) when a function covers the place.
+  public func offstrWithSize(section: Int, offset: UInt64) -> String? {
+    guard let f = function(containing: offset, in: section) else { return nil }
+    return "\(f.name)+0x\(String(offset &- f.offset, radix: 16))/0x\(String(f.size, radix: 16))"
   }
 }

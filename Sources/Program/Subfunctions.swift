@@ -24,7 +24,9 @@ public struct ChildLink: Sendable, Hashable {
   public var kpatchParent: Int?
 }
 
-/// Parent and child functions of one file (seed 003).
+/// Parent and child functions of one file (seed 003): the one parent/child
+/// rule of the program, used by validation (objtool's `pfunc` of a `.cold`
+/// child), livepatch, extable and addr2func.
 ///
 /// The rule is kpatch-build's (`kpatch-build/create-diff-object.c`,
 /// `kpatch_detect_child_functions`): a function whose name contains `.cold`
@@ -43,8 +45,13 @@ public struct Subfunctions: Sendable {
   /// Children by parent id, in symbol order.
   public let children: [Int: [Int]]
 
-  /// Finds every child in `table`, reading branches through `code` when names are ambiguous.
-  public init(table: FunctionTable, code: CodeReader? = nil) {
+  /// Finds every child in `program`, reading its branches when names are ambiguous.
+  public init(program: Program) {
+    self.init(table: program.functions, program: program)
+  }
+
+  /// Finds every child in `table` by name alone, or reading branches through `program` when names are ambiguous.
+  public init(table: FunctionTable, program: Program? = nil) {
     var links: [Int: ChildLink] = [:]
     var children: [Int: [Int]] = [:]
     for f in table.functions where !f.isPrefixSymbol {
@@ -59,7 +66,7 @@ public struct Subfunctions: Sendable {
       } else {
         continue
       }
-      let parent = Self.parent(of: f, named: parentName, in: table, code: code)
+      let parent = Self.parent(of: f, named: parentName, in: table, program: program)
       let kpatch = table.functions(named: parentName).first?.id
       links[f.id] = ChildLink(child: f.id, kind: kind, parentName: parentName, parent: parent, kpatchParent: kpatch)
       if let parent { children[parent, default: []].append(f.id) }
@@ -68,15 +75,17 @@ public struct Subfunctions: Sendable {
     self.children = children
   }
 
-  static func parent(of child: Function, named name: String, in table: FunctionTable, code: CodeReader?) -> Int? {
+  static func parent(of child: Function, named name: String, in table: FunctionTable, program: Program?) -> Int? {
     let all = table.functions(named: name)
     var candidates = all.filter { $0.unit != nil && $0.unit == child.unit }
     if candidates.isEmpty { candidates = all.filter { $0.unit == nil } }
     if candidates.count <= 1 { return candidates.first?.id }
-    if let code {
+    if let program {
       let branching = candidates.filter { candidate in
-        code.instructions(of: candidate).contains { insn in
-          guard insn.isDirectBranch, case .place(let s, let o)? = try? code.target(of: insn, in: candidate) else {
+        program.instructions(of: candidate).contains { (offset, insn) in
+          guard insn.isDirectBranch,
+            case .place(let s, let o)? = try? program.target(of: insn, at: offset, in: candidate)
+          else {
             return false
           }
           return s == child.section && o >= child.offset && o < child.endOffset

@@ -43,19 +43,15 @@ public struct ExtableReport: Sendable, Codable {
   /// Decodes and places the exception table of `file`.
   public init(file: ELFFile, generation: KernelGeneration) throws(ELFError) {
     let table = try ExceptionTable(file: file)
-    let functions = try FunctionTable(file: file)
-    let code = try CodeReader(table: functions)
-    let sub = Subfunctions(table: functions, code: code)
+    let program = try Program(file: file)
+    let functions = program.functions
+    let sub = Subfunctions(program: program)
     self.file = file.path
     self.machine = file.machine.description
     self.generation = generation.rawValue
 
     func describe(_ p: SectionPlace) -> (String, Function?) {
-      if let f = functions.function(containing: p.offset, in: p.section) {
-        return ("\(f.name)+0x\(String(p.offset - f.offset, radix: 16))", f)
-      }
-      let name = p.section < file.sections.count ? file.sections[p.section].name : "?"
-      return ("\(name)+0x\(String(p.offset, radix: 16))", nil)
+      (program.offstr(p), functions.function(containing: p.offset, in: p.section))
     }
 
     var summary: [String: Int] = ["entries": table.entries.count]

@@ -73,20 +73,15 @@ public struct LivepatchReport: Sendable, Codable {
 
   /// Analyses `file`.
   public init(file: ELFFile) throws(ELFError) {
-    let table = try FunctionTable(file: file)
-    let code = try CodeReader(table: table)
-    let sub = Subfunctions(table: table, code: code)
-    let fentry = try FentryFinder(code: code)
+    let program = try Program(file: file)
+    let table = program.functions
+    let sub = Subfunctions(program: program)
+    let fentry = try FentryFinder(program: program)
     let fns = table.functions
     self.file = file.path
     self.functions = fns.count
 
-    func place(_ section: Int, _ offset: UInt64) -> String {
-      if let f = table.function(containing: offset, in: section) {
-        return "\(f.name)+0x\(String(offset - f.offset, radix: 16))"
-      }
-      return "\(file.sections[section].name)+0x\(String(offset, radix: 16))"
-    }
+    func place(_ section: Int, _ offset: UInt64) -> String { table.offstr(section: section, offset: offset) }
 
     // Branches between each family's members, decoded once per function.
     var branchesIn: [Int: [SubfunctionBranch]] = [:]
@@ -110,13 +105,13 @@ public struct LivepatchReport: Sendable, Codable {
       for member in family.sorted() where !decoded.contains(member) {
         decoded.insert(member)
         let f = fns[member]
-        for insn in code.instructions(of: f) where insn.isDirectBranch {
-          guard case .place(let s, let o)? = try code.target(of: insn, in: f),
+        for (offset, insn) in program.instructions(of: f) where insn.isDirectBranch {
+          guard case .place(let s, let o)? = try program.target(of: insn, at: offset, in: f),
             let target = table.function(containing: o, in: s), target.id != member, family.contains(target.id)
           else { continue }
-          let name = insn.kind == .call ? "call" : insn.kind == .jump ? "jmp" : "jcc"
+          let name = insn.type == .call ? "call" : insn.type == .jumpUnconditional ? "jmp" : "jcc"
           let branch = SubfunctionBranch(
-            from: place(f.section, f.offset + UInt64(insn.offset)), to: place(s, o), instruction: name)
+            from: place(f.section, f.offset + UInt64(offset)), to: place(s, o), instruction: name)
           record(branch, from: member, to: target.id)
         }
         for b in staticKeys[member] ?? [] {
@@ -209,15 +204,15 @@ public struct LivepatchReport: Sendable, Codable {
 
 /// Decides ``FentryKind`` for functions of one file.
 struct FentryFinder {
-  let code: CodeReader
+  let program: Program
   /// The place of `__fentry__` in a linked image.
   let fentryPlace: BranchTarget?
   /// Places `__mcount_loc` lists.
   let mcount: Set<BranchTarget>
 
-  init(code: CodeReader) throws(ELFError) {
-    self.code = code
-    let table = code.table
+  init(program: Program) throws(ELFError) {
+    self.program = program
+    let table = program.functions
     fentryPlace = table.functions(named: "__fentry__").first.map { .place(section: $0.section, offset: $0.offset) }
     var mcount = Set<BranchTarget>()
     let file = table.file
@@ -233,17 +228,17 @@ struct FentryFinder {
   }
 
   func kind(of f: Function) -> FentryKind {
-    let first = code.firstInstructions(of: f, count: 2)
-    guard var insn = first.first else { return .none }
-    if insn.kind == .endbr {
+    let first = program.instructions(of: f, limit: 2)
+    guard var (offset, insn) = first.first else { return .none }
+    if insn.type == .endbr {
       guard first.count > 1 else { return .none }
-      insn = first[1]
+      (offset, insn) = first[1]
     }
-    if insn.kind == .call, let target = try? code.target(of: insn, in: f) {
+    if insn.type == .call, let target = try? program.target(of: insn, at: offset, in: f) {
       if target == .external("__fentry__") || (fentryPlace != nil && target == fentryPlace) { return .call }
     }
-    if insn.kind == .nop && insn.length == 5
-      && mcount.contains(.place(section: f.section, offset: f.offset + UInt64(insn.offset)))
+    if insn.type == .nop && insn.length == 5
+      && mcount.contains(.place(section: f.section, offset: f.offset + UInt64(offset)))
     {
       return .nop
     }

@@ -57,8 +57,8 @@ public struct ParavirtReport: Sendable, Codable {
   /// Checks the sites of `file`; `btf` (vmlinux's) names the slots.
   public init(file: ELFFile, generation: KernelGeneration, btf: BTF?, btfSource: String?) throws(ELFError) {
     let sites = try ParavirtSites(file: file)
-    let table = try FunctionTable(file: file)
-    let code = try CodeReader(table: table)
+    let program = try Program(file: file)
+    let table = program.functions
     let alternatives = try AlternativesTable(file: file, generation: generation)
     var altsAt: [SectionPlace: [AlternativeEntry]] = [:]
     for a in alternatives.entries { altsAt[a.instruction, default: []].append(a) }
@@ -75,12 +75,7 @@ public struct ParavirtReport: Sendable, Codable {
       let v = file.contents(of: s).slice(Int(p.offset), count)!
       return Array(v.bytes)
     }
-    func describe(_ p: SectionPlace) -> String {
-      if let f = table.function(containing: p.offset, in: p.section) {
-        return "\(f.name)+0x\(String(p.offset - f.offset, radix: 16))"
-      }
-      return "\(file.sections[p.section].name)+0x\(String(p.offset, radix: 16))"
-    }
+    func describe(_ p: SectionPlace) -> String { program.offstr(p) }
 
     var summary: [String: Int] = ["sites": sites.sites.count]
     var out: [ParavirtSiteReport] = []
@@ -96,7 +91,7 @@ public struct ParavirtReport: Sendable, Codable {
                                   | UInt32(code6[5]) << 24))
           let site = file.sections[s.instruction.section].address &+ s.instruction.offset
           slotOffset = Int64(bitPattern: site &+ 6 &+ UInt64(bitPattern: disp) &- pvops)
-        } else if let r = code.relocation(in: s.instruction.section, at: s.instruction.offset + 2),
+        } else if let r = program.relocations.at(s.instruction.section, s.instruction.offset + 2),
           let sym = try? table.symbols.symbol(at: Int(r.symbolIndex)),
           (try? table.symbols.name(of: sym)) == "pv_ops"
         {

@@ -58,12 +58,7 @@ public final class CoreDump: Sendable {
 
   /// `count` bytes of guest-physical memory at `address`, or nil when the dump lacks them.
   public func readPhysical(_ address: UInt64, _ count: Int) -> ByteView? {
-    var lo = 0
-    var hi = segments.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if segments[mid].physicalAddress <= address { lo = mid + 1 } else { hi = mid }
-    }
+    let lo = segments.partitioningIndex { $0.physicalAddress > address }
     guard lo > 0 else { return nil }
     let s = segments[lo - 1]
     let delta = address - s.physicalAddress

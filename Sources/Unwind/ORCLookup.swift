@@ -54,14 +54,11 @@ public struct ORCLookup: Sendable {
   public func entry(for ip: UInt64) -> ORCEntry? {
     guard !addresses.isEmpty, ip >= addresses[0], ip < textEnd else { return nil }
     let block = Int((ip - textStart) / Self.blockSize)
-    var lo = Int(blocks[block])
-    var hi = block + 1 < blocks.count ? Int(blocks[block + 1]) + 1 : addresses.count
-    hi = min(hi, addresses.count)
+    let lo = min(Int(blocks[block]), addresses.count)
+    let hi = min(block + 1 < blocks.count ? Int(blocks[block + 1]) + 1 : addresses.count, addresses.count)
+    guard lo < hi else { return nil }
     // The last index in lo..<hi with addresses[index] <= ip.
-    while lo + 1 < hi {
-      let mid = (lo + hi) / 2
-      if addresses[mid] <= ip { lo = mid } else { hi = mid }
-    }
-    return addresses[lo] <= ip ? entries[lo] : nil
+    let after = addresses[lo..<hi].partitioningIndex { $0 > ip }
+    return after > lo ? entries[after - 1] : nil
   }
 }

@@ -1,5 +1,6 @@
 import ELF
 import ORC
+import Program
 import X86
 
 /// One alternative site with its streams side by side and the CFI at each
@@ -35,46 +36,43 @@ public struct AlternativeSite: Sendable, Codable {
 extension Validator {
   /// Every alternative site (optionally of function `function`), after `run()`.
   public func alternativeSites(function: String? = nil, layout: ORCLayout) -> [AlternativeSite] {
-    let p = program
+    let g = graph
+    let t = g.table
+    let file = g.program.file
     func cfiText(_ i: Int) -> String? {
-      guard cfi[i] >= 0 else { return nil }
-      var out: [UInt8] = []
-      let e = orcEntry(states[Int(cfi[i])], layout: layout)
-      ORCDump.appendEntry(e, layout: layout, to: &out)
-      // "sp:... bp:..." only: drop the type and flag that follow.
-      let text = String(decoding: out, as: UTF8.self)
-      let parts = text.split(separator: " ").filter { $0.hasPrefix("sp:") || $0.hasPrefix("bp:") }
-      return parts.joined(separator: " ")
+      state(at: i).map { ORCDump.registersText(ORCEntry(cfi: $0, layout: layout)) }
     }
-    func steps(_ g: ObjectProgram.AltGroup) -> [AlternativeSite.Step] {
+    func steps(_ group: AltGroup) -> [AlternativeSite.Step] {
       var out: [AlternativeSite.Step] = []
-      var i = g.first
+      var i = group.first
       while true {
         let text: String
-        if i >= p.decodedCount {
-          text = "(fake nop, \(p.length[i]) byte\(p.length[i] == 1 ? "" : "s"))"
+        if i >= t.decodedCount {
+          text = "(fake nop, \(t.length[i]) byte\(t.length[i] == 1 ? "" : "s"))"
         } else {
-          let s = p.file.sections[Int(p.section[i])]
-          let bytes = p.file.contents(of: s).slice(Int(p.offset[i]), Int(p.length[i])).map { Array($0.bytes) } ?? []
+          let s = file.sections[Int(t.section[i])]
+          let bytes = file.contents(of: s).slice(Int(t.offset[i]), Int(t.length[i])).map { Array($0.bytes) } ?? []
           text = X86Decoder.disassemble(bytes)
         }
-        out.append(.init(offset: Int(p.offset[i]) - Int(p.offset[g.first]), text: text, cfi: cfiText(i)))
-        if i == g.last { break }
+        out.append(.init(offset: Int(t.offset[i]) - Int(t.offset[group.first]), text: text, cfi: cfiText(i)))
+        if i == group.last { break }
         guard let n = nextToValidate(i) else { break }
         i = n
       }
       return out
     }
     var sites: [AlternativeSite] = []
-    for (g, group) in p.groups.enumerated() where group.original == nil {
-      let site = place(group.first)
-      if let function, !site.hasPrefix(function + "+") { continue }
+    for (gi, group) in g.alternatives.groups.enumerated() where group.original == nil {
+      let first = t.place(group.first)
+      if let function, g.program.functions.function(containing: first.offset, in: first.section)?.name != function {
+        continue
+      }
       var streams = [AlternativeSite.Stream(label: "original", steps: steps(group))]
       var n = 0
-      for (r, rg) in p.groups.enumerated() where rg.original == g {
+      for (r, rg) in g.alternatives.groups.enumerated() where rg.original == gi {
         n += 1
         var label = "replacement \(n)"
-        if let e = p.groupEntry[r] { label += " (feature \(e.feature)\(e.inverted ? ", inverted" : ""))" }
+        if let e = g.alternatives.entry[r] { label += " (feature \(e.feature)\(e.inverted ? ", inverted" : ""))" }
         streams.append(.init(label: label, steps: steps(rg)))
       }
       var byOffset: [Int: (states: [String], streams: [String])] = [:]
@@ -86,8 +84,11 @@ extension Validator {
           byOffset[step.offset] = b
         }
       }
-      let boundaries = byOffset.keys.sorted().map { AlternativeSite.Boundary(offset: $0, states: byOffset[$0]!.states, streams: byOffset[$0]!.streams) }
-      sites.append(AlternativeSite(site: site, length: group.length, streams: streams, boundaries: boundaries))
+      let boundaries = byOffset.keys.sorted().map {
+        AlternativeSite.Boundary(offset: $0, states: byOffset[$0]!.states, streams: byOffset[$0]!.streams)
+      }
+      sites.append(AlternativeSite(site: g.offstr(group.first), length: group.length, streams: streams,
+                                   boundaries: boundaries))
     }
     return sites
   }

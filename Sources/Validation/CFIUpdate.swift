@@ -1,3 +1,4 @@
+import Program
 import X86
 
 /// Why a stack operation could not be applied (objtool's words).

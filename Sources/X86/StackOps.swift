@@ -28,20 +28,12 @@ public struct StackOp: Sendable, Hashable {
   public var srcOffset: Int64 = 0
 }
 
-/// An instruction as objtool's x86 decoder sees it (arch/x86/decode.c):
-/// length, type, immediate and stack operations.
-public struct DecodedInsn: Sendable {
-  public var length: Int
-  public var type: InsnType
-  /// The first immediate, sign-extended (a branch's displacement).
-  public var immediate: Int64
-  public var ops: [StackOp]
-}
-
 extension X86Decoder {
-  /// Decodes the instruction at `offset` with objtool's classification; nil if the bytes do not decode.
-  /// `inFunction` says whether an STT_FUNC symbol covers it (IRET to self in `sync_core()`).
-  public func decodeForStack(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> DecodedInsn? {
+  /// Decodes the instruction at `offset` with objtool's classification
+  /// (`arch_decode_instruction()`, tools/objtool/arch/x86/decode.c); nil if
+  /// the bytes do not decode. `inFunction` says whether an STT_FUNC symbol
+  /// covers it (IRET to self in `sync_core()`).
+  public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> X86Instruction? {
     guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
     var insn = ZydisDecodedInstruction()
     var context = ZydisDecoderContext()
@@ -49,8 +41,9 @@ extension X86Decoder {
       ZydisDecoderDecodeInstruction(d, &context, base + offset, bytes.count - offset, &insn)
     }
     guard status & 0x8000_0000 == 0 else { return nil }
-    var out = DecodedInsn(length: Int(insn.length), type: .other, immediate: 0, ops: [])
     let raw = insn.raw
+    var out = X86Instruction(length: Int(insn.length), type: .other, immediate: 0,
+                             immediateOffset: raw.imm.0.size > 0 ? raw.imm.0.offset : 0, ops: [])
     // The first immediate, sign-extended from its size as the kernel's decoder stores it.
     var imm: Int64 = 0
     if raw.imm.0.size > 0 {

@@ -57,5 +57,5 @@ public struct CFIState: Hashable, Sendable {
     cfa: .undefined, regs: Array(repeating: .undefined, count: 17), vals: Array(repeating: .undefined, count: 17))
 
   /// `arch_callee_saved_reg()`: BX, BP, R12–R15.
-  static func isCalleeSaved(_ reg: UInt8) -> Bool { [3, 5, 12, 13, 14, 15].contains(reg) }
+  public static func isCalleeSaved(_ reg: UInt8) -> Bool { [3, 5, 12, 13, 14, 15].contains(reg) }
 }

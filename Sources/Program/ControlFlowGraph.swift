@@ -1,0 +1,159 @@
+import ELF
+import Kernel
+import X86
+
+/// The program with objtool's control flow added (`decode_sections()` in
+/// tools/objtool/check.c): each pass in `Passes/` reads what it needs and
+/// returns the value it adds; this type runs them in objtool's order and holds
+/// their results, read-only, for validation and the reports.
+public final class ControlFlowGraph: Sendable {
+  public let program: Program
+  /// The kernel generation whose formats were read.
+  public let generation: KernelGeneration
+  /// The instructions, fake NOPs of alternative groups included.
+  public let table: InstructionTable
+  /// Each instruction's type once the passes have classified it (a call through a
+  /// retpoline thunk is `callDynamic`, an annotated intra-function call a jump, …).
+  public let type: [InsnType]
+  /// Each instruction's stack operations (none for a direct call: the callee undoes them).
+  public let ops: [[StackOp]]
+  /// Jump target instruction, or -1.
+  public let jumpDest: [Int32]
+  /// Call or sibling-call destination.
+  public let callDest: [CallDest?]
+  /// `insn->dead_end`: ud2 and annotated unreachable places.
+  public let deadEnd: [Bool]
+  /// The functions calls to which never return.
+  public let noreturn: NoreturnFunctions
+  /// Parent of each function (`pfunc`; itself for most) and each parent's `.cold` child.
+  public let parent: [Int]
+  public let coldChild: [Int: Int]
+  /// Instructions of `STACK_FRAME_NON_STANDARD` functions.
+  public let ignored: [Bool]
+  /// Alternative sites whose streams are not followed.
+  public let ignoreAlternatives: Set<Int>
+  /// The `.altinstructions` groups.
+  public let alternatives: AlternativeGroups
+  /// Paths that start at an instruction and are validated before it goes on
+  /// (`insn->alts`): replacement streams, static keys, exception fixups, jump-table targets.
+  public let alts: [Int: [Int]]
+  /// Indirect jumps through a switch table (not sibling calls).
+  public let usesJumpTable: Set<Int>
+  /// objtool stops reporting unreachable code in this file (a PC-relative switch table).
+  public let ignoreUnreachables: Bool
+  /// Unwind hints.
+  public let hints: UnwindHints
+  /// Per-instruction flags, so the validator's loop looks in the dictionaries only where needed.
+  public let isHint: [Bool]
+  public let hasAlternatives: [Bool]
+  public let hasOverride: [Bool]
+  /// Warnings found while reading the object (objtool prints them and goes on).
+  public let readWarnings: [Diagnostic]
+
+  /// Decodes `program`'s code (`jobs` threads) and runs every pass, reading the
+  /// kernel formats of `generation`.
+  public init(program: Program, generation: KernelGeneration, jobs: Int = 1) throws(ELFError) {
+    self.program = program
+    self.generation = generation
+    let functions = program.functions
+    let decoded = try InstructionTable.decode(program, jobs: jobs)
+
+    // Parent/child by name (the one rule, `.cold` children only, as objtool's elf.c).
+    var byName = Array(functions.functions.indices)
+    for link in Subfunctions(table: functions, program: program).links.values where link.kind == .cold {
+      if let p = link.parent { byName[link.child] = p }
+    }
+    let nameColdChild = JumpDestinations.coldChildren(parent: byName, functions: functions)
+
+    let ignoredFunctions = try IgnoredFunctions(program: program, table: decoded, coldChild: nameColdChild)
+    ignoreAlternatives = try IgnoredAlternatives(program: program, table: decoded).sites
+    let groups = try AlternativeGroups(program: program, table: decoded, generation: generation)
+    let table = groups.table
+    let staticKeys = try StaticKeyPaths(program: program, table: table)
+    let exceptions = try ExceptionPaths(program: program, table: table)
+    let jumps = try JumpDestinations(program: program, table: table, preset: groups.jumpDest, parent: byName)
+    let intra = try IntraFunctionCalls(program: program, table: table)
+    let calls = try CallDestinations(program: program, table: table, skip: intra.jumpDest)
+    let deadEnds = try DeadEnds(program: program, table: table)
+
+    var type = table.type
+    var ops = table.ops
+    var jumpDest = jumps.jumpDest
+    var callDest = [CallDest?](repeating: nil, count: table.count)
+    for (i, t) in jumps.retyped { type[i] = t }
+    for (i, d) in jumps.siblingCalls {
+      callDest[i] = d
+      if case .external = d { ops[i] = [] }
+    }
+    for (i, d) in intra.jumpDest {
+      type[i] = .jumpUnconditional
+      jumpDest[i] = Int32(d)
+    }
+    for i in 0..<table.count where type[i] == .call && intra.jumpDest[i] == nil {
+      if calls.retpolineCalls.contains(i) { type[i] = .callDynamic }
+      callDest[i] = calls.callDest[i]
+      ops[i] = []
+    }
+    let jumpTables = try JumpTables(program: program, table: table, type: type, jumpDest: jumpDest,
+                                    parent: jumps.parent, coldChild: jumps.coldChild)
+    let hints = try UnwindHints(program: program, table: table)
+
+    var alts: [Int: [Int]] = groups.streams
+    for (i, p) in staticKeys.paths { alts[i, default: []] += p }
+    for (i, p) in exceptions.paths { alts[i, default: []] += p }
+    for (i, p) in jumpTables.paths { alts[i, default: []] += p }
+
+    self.table = table
+    self.type = type
+    self.ops = ops
+    self.jumpDest = jumpDest
+    self.callDest = callDest
+    self.deadEnd = deadEnds.instructions
+    self.parent = jumps.parent
+    self.coldChild = jumps.coldChild
+    self.ignored = ignoredFunctions.instructions + Array(repeating: false, count: table.count - decoded.count)
+    self.alternatives = groups
+    self.alts = alts
+    self.usesJumpTable = jumpTables.jumps
+    self.ignoreUnreachables = jumpTables.ignoreUnreachables
+    self.hints = hints
+    self.readWarnings = groups.warnings
+    var isHint = [Bool](repeating: false, count: table.count)
+    for i in hints.hinted { isHint[i] = true }
+    self.isHint = isHint
+    var hasAlternatives = [Bool](repeating: false, count: table.count)
+    for i in alts.keys { hasAlternatives[i] = true }
+    self.hasAlternatives = hasAlternatives
+    var hasOverride = [Bool](repeating: false, count: table.count)
+    for i in groups.nextOverride.keys { hasOverride[i] = true }
+    self.hasOverride = hasOverride
+    let usesJumpTable = jumpTables.jumps
+    self.noreturn = NoreturnFunctions(
+      program: program, table: table, type: type, jumpDest: jumpDest,
+      siblingCall: { i in Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable) },
+      coldChild: jumps.coldChild)
+  }
+
+  /// `is_sibling_call()`: an indirect jump is one unless it uses a jump table; a
+  /// direct jump is one when it has a call destination.
+  static func isSiblingCall(_ i: Int, table: InstructionTable, type: [InsnType], callDest: [CallDest?],
+                            usesJumpTable: Set<Int>) -> Bool {
+    guard table.function[i] >= 0 else { return false }
+    if type[i] == .jumpDynamic { return !usesJumpTable.contains(i) }
+    return (type[i] == .jumpConditional || type[i] == .jumpUnconditional) && callDest[i] != nil
+  }
+
+  /// `is_sibling_call()`.
+  public func isSiblingCall(_ i: Int) -> Bool {
+    Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
+  }
+
+  /// Whether instruction `i` ends every path through it: a dead end, or a call that never returns.
+  public func isDeadEnd(_ i: Int) -> Bool { deadEnd[i] || noreturn.isNoreturn(callDest[i]) }
+
+  /// `offstr()` of instruction `i`.
+  public func offstr(_ i: Int) -> String { program.offstr(table.place(i)) }
+
+  /// The diagnostic place of instruction `i`.
+  public func place(_ i: Int) -> Diagnostic.Place { program.diagnosticPlace(table.place(i)) }
+}

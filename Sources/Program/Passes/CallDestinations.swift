@@ -1,0 +1,56 @@
+import ELF
+import Kernel
+import X86
+
+/// `add_call_destinations()`: where each direct call goes. A call through a
+/// retpoline thunk is an indirect call; a call within the file must land on a
+/// function's first instruction (else "unannotated intra-function call").
+/// Every direct call's stack operation is dropped: the callee's return undoes it.
+public struct CallDestinations: Sendable {
+  /// Per call: where it goes.
+  public let callDest: [Int: CallDest]
+  /// Calls through a retpoline thunk (`INSN_CALL_DYNAMIC`).
+  public let retpolineCalls: Set<Int>
+
+  /// - Parameter skip: calls that are not calls (annotated intra-function calls).
+  public init(program: Program, table: InstructionTable, skip: [Int: Int]) throws(ELFError) {
+    let functions = program.functions
+    let file = program.file
+    var callDest: [Int: CallDest] = [:]
+    var retpolineCalls = Set<Int>()
+    for i in 0..<table.count where table.type[i] == .call && skip[i] == nil {
+      let section = Int(table.section[i])
+      let start = UInt64(table.offset[i])
+      if let r = program.relocations.first(in: section, start..<start + UInt64(table.length[i])) {
+        let sym = try program.symbols.symbol(at: Int(r.symbolIndex))
+        if sym.type == .section {
+          let o = UInt64(bitPattern: r.addend &+ 4)
+          if let f = functions.firstFunction(at: SectionPlace(section: sym.sectionIndex, offset: o)) {
+            callDest[i] = .function(f)
+          } else {
+            let name = sym.sectionIndex < file.sections.count ? file.sections[sym.sectionIndex].name : "?"
+            throw program.stop("can't find call dest symbol at \(name)+0x\(String(o, radix: 16))",
+                               section: section, offset: start)
+          }
+        } else {
+          let name = try program.symbols.name(of: sym)
+          if isRetpolineThunk(name) {
+            retpolineCalls.insert(i)
+          } else if sym.isDefined, let f = functions.function(symbolIndex: Int(r.symbolIndex)) {
+            callDest[i] = .function(f)
+          } else {
+            callDest[i] = .external(name)
+          }
+        }
+      } else {
+        let o = UInt64(bitPattern: Int64(table.offset[i]) + Int64(table.length[i]) &+ table.immediate[i])
+        guard let f = functions.firstFunction(at: SectionPlace(section: section, offset: o)) else {
+          throw program.stop("unannotated intra-function call", section: section, offset: start)
+        }
+        callDest[i] = .function(f)
+      }
+    }
+    self.callDest = callDest
+    self.retpolineCalls = retpolineCalls
+  }
+}

@@ -1,0 +1,112 @@
+import ELF
+import Kernel
+import X86
+
+/// Where a call (or a sibling call) goes: a function of this file, or a symbol
+/// it does not define.
+public enum CallDest: Sendable, Hashable {
+  case function(Int)
+  case external(String)
+}
+
+/// Whether `name` is a retpoline thunk (`__x86_indirect_thunk_*`, `__x86_indirect_call_thunk_*`, …).
+func isRetpolineThunk(_ name: String) -> Bool { name.hasPrefix("__x86_indirect_") }
+
+/// `add_jump_destinations()`: where each direct jump goes. A jump to another
+/// function's first instruction is a sibling call; a jump through a retpoline
+/// thunk is an indirect jump; one to `__x86_return_thunk` a return; a jump from
+/// a function into a `.cold` function makes that its child.
+public struct JumpDestinations: Sendable {
+  /// Per instruction: the jump target instruction, or -1.
+  public let jumpDest: [Int32]
+  /// Jumps that are sibling calls, and where they go.
+  public let siblingCalls: [Int: CallDest]
+  /// Jumps whose type changes: retpoline thunks (dynamic jumps), the return thunk (returns).
+  public let retyped: [Int: InsnType]
+  /// Parent of each function (`pfunc`), the jump rule applied.
+  public let parent: [Int]
+  /// Each parent's `.cold` child (`cfunc`), the jump rule applied.
+  public let coldChild: [Int: Int]
+
+  /// - Parameters:
+  ///   - preset: jumps already placed (replacement jumps to the end of their stream).
+  ///   - parent: each function's parent before this pass (by name).
+  public init(program: Program, table: InstructionTable, preset: [Int: Int], parent initialParent: [Int])
+    throws(ELFError)
+  {
+    let functions = program.functions
+    let file = program.file
+    var jumpDest = [Int32](repeating: -1, count: table.count)
+    for (i, d) in preset { jumpDest[i] = Int32(d) }
+    var siblingCalls: [Int: CallDest] = [:]
+    var retyped: [Int: InsnType] = [:]
+    var parent = initialParent
+    for i in 0..<table.count where table.type[i] == .jumpConditional || table.type[i] == .jumpUnconditional {
+      if jumpDest[i] >= 0 { continue }
+      let fn = table.function[i]
+      var destSection = Int(table.section[i])
+      var destOffset: UInt64
+      let start = UInt64(table.offset[i])
+      if let r = program.relocations.first(in: destSection, start..<start + UInt64(table.length[i])) {
+        let sym = try program.symbols.symbol(at: Int(r.symbolIndex))
+        let name = sym.type == .section ? "" : try program.symbols.name(of: sym)
+        if sym.type == .section {
+          guard sym.sectionIndex < file.sections.count else { continue }
+          destSection = sym.sectionIndex
+          destOffset = UInt64(bitPattern: r.addend &+ 4)
+        } else if isRetpolineThunk(name) {
+          retyped[i] = table.type[i] == .jumpUnconditional ? .jumpDynamic : .jumpDynamicConditional
+          continue
+        } else if name == "__x86_return_thunk" {
+          retyped[i] = .return
+          continue
+        } else if fn >= 0 {
+          let f = sym.isDefined ? functions.function(symbolIndex: Int(r.symbolIndex)) : nil
+          siblingCalls[i] = f.map { .function($0) } ?? .external(name)
+          continue
+        } else if sym.isDefined && sym.sectionIndex < file.sections.count {
+          destSection = sym.sectionIndex
+          destOffset = UInt64(bitPattern: Int64(bitPattern: sym.value) &+ r.addend &+ 4)
+        } else {
+          continue
+        }
+      } else {
+        destOffset = UInt64(bitPattern: Int64(table.offset[i]) + Int64(table.length[i]) &+ table.immediate[i])
+      }
+      guard let dest = table.instruction(in: destSection, at: destOffset) else {
+        let name = destSection >= 0 && destSection < file.sections.count ? file.sections[destSection].name : "?"
+        throw program.stop("can't find jump dest instruction at \(name)+0x\(String(destOffset, radix: 16))",
+                           section: Int(table.section[i]), offset: start)
+      }
+      let from = Int(fn)
+      let to = Int(table.function[dest])
+      if from >= 0 && to >= 0 && from != to {
+        let fromName = functions.functions[from].name
+        let toName = functions.functions[to].name
+        if !fromName.contains(".cold") && toName.contains(".cold") {
+          parent[to] = from
+        } else if parent[from] != parent[to] && UInt64(table.offset[dest]) == functions.functions[to].offset {
+          siblingCalls[i] = .function(to)
+          continue
+        }
+      }
+      jumpDest[i] = Int32(dest)
+    }
+    self.jumpDest = jumpDest
+    self.siblingCalls = siblingCalls
+    self.retyped = retyped
+    self.parent = parent
+    self.coldChild = Self.coldChildren(parent: parent, functions: functions)
+  }
+
+  /// Each parent's `.cold` child: the first `.cold` function (by symbol order) whose parent it is.
+  public static func coldChildren(parent: [Int], functions: FunctionTable) -> [Int: Int] {
+    var map: [Int: Int] = [:]
+    for c in parent.indices where parent[c] != c && map[parent[c]] == nil
+      && functions.functions[c].name.contains(".cold")
+    {
+      map[parent[c]] = c
+    }
+    return map
+  }
+}

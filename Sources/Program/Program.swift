@@ -1,0 +1,113 @@
+import ELF
+import Kernel
+import X86
+
+/// The one program model of a file: its functions (with aliases and
+/// parent/child), its code relocations and objtool's `offstr()`, shared by
+/// validation, the alternatives view, livepatch, extable, paravirt and addr2func.
+/// Instructions are decoded once into an ``InstructionTable``
+/// (``InstructionTable/decode(_:jobs:)``); the passes in `Passes/` add
+/// control flow to it and ``ControlFlowGraph`` holds the result.
+public struct Program: Sendable {
+  /// The file.
+  public let file: ELFFile
+  /// Its function symbols.
+  public let functions: FunctionTable
+  /// Its code relocations, sorted.
+  public let relocations: RelocationIndex
+
+  /// Reads the functions and relocations of `file`.
+  public init(file: ELFFile) throws(ELFError) {
+    self.file = file
+    functions = try FunctionTable(file: file)
+    relocations = try RelocationIndex(file: file)
+  }
+
+  /// objtool's `offstr()`: `func+0xoff` or `section+0xoff`.
+  public func offstr(_ place: SectionPlace) -> String {
+    functions.offstr(section: place.section, offset: place.offset)
+  }
+
+  /// The symbol table.
+  public var symbols: SymbolTable { functions.symbols }
+
+  /// The places a `.discard.*` annotation section lists: the symbol and addend of
+  /// each relocation of its `.rela` companion, and the entry's offset.
+  public func annotationPlaces(_ name: String) throws(ELFError) -> [(symbol: Symbol, addend: Int64, offset: UInt64)] {
+    guard let rela = file.section(named: ".rela" + name) else { return [] }
+    let table = try file.relocations(rela)
+    var out: [(Symbol, Int64, UInt64)] = []
+    for k in 0..<table.count {
+      let sym = try symbols.symbol(at: Int(table[k].symbolIndex))
+      guard sym.sectionIndex < file.sections.count else { continue }  // SHN_ABS and the like point at no code
+      out.append((sym, table[k].addend, table[k].offset))
+    }
+    return out
+  }
+
+  /// An error objtool stops on, at `offset` of `section`, placed by `offstr()`.
+  public func stop(_ message: String, section: Int, offset: UInt64) -> ELFError {
+    let base = section >= 0 && section < file.sections.count ? file.sections[section].offset : 0
+    return ELFError(.objtool(place: functions.offstr(section: section, offset: offset), message: message),
+                    path: file.path, offset: base &+ offset)
+  }
+
+  /// An error objtool stops on that names no instruction.
+  public func stop(_ message: String, at fileOffset: UInt64) -> ELFError {
+    ELFError(.objtool(place: "", message: message), path: file.path, offset: fileOffset)
+  }
+}
+
+/// Where a direct branch or call goes.
+public enum BranchTarget: Sendable, Hashable {
+  /// A place in this file: section index and offset.
+  case place(section: Int, offset: UInt64)
+  /// An undefined symbol (resolved at link or load time), such as `__fentry__`.
+  case external(String)
+}
+
+extension Program {
+  /// The instructions of `function` by linear sweep with the one decoder (stops at
+  /// the first undecodable byte), each with its offset in the function; at most `limit`.
+  public func instructions(of function: Function, limit: Int = .max) -> [(offset: Int, insn: X86Instruction)] {
+    let section = file.sections[function.section]
+    guard section.hasFileContents, function.endOffset <= section.size,
+      let view = file.contents(of: section).slice(Int(function.offset), Int(function.size))
+    else { return [] }
+    let decoder = X86Decoder()
+    var out: [(Int, X86Instruction)] = []
+    var offset = 0
+    while out.count < limit, offset < view.count,
+      let insn = decoder.decode(view.bytes, at: offset, inFunction: { true })
+    {
+      out.append((offset, insn))
+      offset += insn.length
+    }
+    return out
+  }
+
+  /// Where the direct branch `insn` at `offset` of `function` goes: through its
+  /// relocation in an object, through its displacement in a linked image.
+  public func target(of insn: X86Instruction, at offset: Int, in function: Function) throws(ELFError) -> BranchTarget? {
+    guard insn.isDirectBranch else { return nil }
+    let insnStart = function.offset + UInt64(offset)
+    let insnEnd = insnStart + UInt64(insn.length)
+    if file.fileType == .relocatable {
+      let place = insnStart + UInt64(insn.immediateOffset)
+      if let rel = relocations.at(function.section, place) {
+        let symbol = try symbols.symbol(at: Int(rel.symbolIndex))
+        if !symbol.isDefined { return .external(try symbols.name(of: symbol)) }
+        let value = Int64(bitPattern: symbol.value) &+ rel.addend &+ Int64(insnEnd - place)
+        return .place(section: symbol.sectionIndex, offset: UInt64(bitPattern: value))
+      }
+      return .place(section: function.section, offset: UInt64(bitPattern: Int64(insnEnd) &+ insn.immediate))
+    }
+    let address = UInt64(bitPattern: Int64(bitPattern: function.value &+ UInt64(offset + insn.length)) &+ insn.immediate)
+    let section = file.sections[function.section]
+    if address >= section.address && address - section.address < section.size {
+      return .place(section: function.section, offset: address - section.address)
+    }
+    if let p = functions.place(ofAddress: address) { return .place(section: p.section, offset: p.offset) }
+    return nil
+  }
+}
