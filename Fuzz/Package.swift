@@ -19,7 +19,8 @@ let package = Package(
       name: "FuzzCheck",
       dependencies: [
         .product(name: "ELF", package: "OrcTool"), .product(name: "Validation", package: "OrcTool"),
-        .product(name: "ORC", package: "OrcTool"),
+        .product(name: "ORC", package: "OrcTool"), .product(name: "Program", package: "OrcTool"),
+        .product(name: "Kernel", package: "OrcTool"),
       ],
       swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
   ]
