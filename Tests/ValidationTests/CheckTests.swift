@@ -378,10 +378,16 @@ struct DeterminismTests {
       var outputs: [Data] = []
       for (k, jobs) in ["1", "4", "4"].enumerated() {
         let copy = dir.appendingPathComponent("\(n)-\(k).ko").path
-        _ = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
-                                         "--remove-section=.rela.orc_unwind_ip", module, copy])
-        _ = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", "--jobs=\(jobs)", copy])
-        outputs.append(try Data(contentsOf: URL(fileURLWithPath: copy)))
+        let strip = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+                                                 "--remove-section=.rela.orc_unwind_ip", module, copy])
+        #expect(strip.status == 0)
+        let stripped = try Data(contentsOf: URL(fileURLWithPath: copy))
+        let r = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", "--jobs=\(jobs)", copy])
+        #expect(r.status == 0, "\(module): \(r.stderr)")
+        let written = try Data(contentsOf: URL(fileURLWithPath: copy))
+        // ORC was added (every module has code): the run did its work, it did not merely fail alike.
+        #expect(written != stripped && (try ELF.ELFFile(path: copy)).section(named: ".orc_unwind") != nil, "\(module)")
+        outputs.append(written)
       }
       #expect(outputs[0] == outputs[1] && outputs[1] == outputs[2], "\(module)")
       let file = try ELF.ELFFile(path: module)

@@ -12,6 +12,13 @@ public struct AltGroup: Sendable, Hashable {
   public var original: Int?
   /// The original's length in bytes (the size of the shared CFI array).
   public var length: Int
+
+  public init(first: Int, last: Int, original: Int?, length: Int) {
+    self.first = first
+    self.last = last
+    self.original = original
+    self.length = length
+  }
 }
 
 /// The `.altinstructions` part of `add_special_section_alts()`: each entry's

@@ -1,0 +1,362 @@
+import ELF
+import Kernel
+import Program
+import TestSupport
+import Testing
+import X86
+
+/// Assembles `body` (with the fixtures' macros) and reads its program and instruction table.
+func load(_ name: String, _ body: String, generation: KernelGeneration = .v6_1) throws
+  -> (Program, InstructionTable)
+{
+  let source = """
+    ALT_GEN = \(generation == .v6_1 ? 61 : 612)
+    .include "seed000.inc"
+    .include "unwind_hint.inc"
+    \(body)
+    """
+  let path = try Fixtures.assemble(name, source: source)
+  let program = try Program(file: try ELFFile(path: path))
+  return (program, try InstructionTable.decode(program))
+}
+
+/// The instruction at `offset` of `section` (`.text` by default).
+func insn(_ p: Program, _ t: InstructionTable, _ offset: UInt64, _ section: String = ".text") throws -> Int {
+  let s = try #require(p.file.section(named: section))
+  return try #require(t.instruction(in: s.index, at: offset))
+}
+
+/// A function's id by name.
+func fn(_ p: Program, _ name: String) throws -> Int { try #require(p.functions.functions(named: name).first).id }
+
+/// The text of an objtool stop.
+func stopMessage(_ body: () throws -> Void) -> String? {
+  do {
+    try body()
+    return nil
+  } catch let error as ELFError {
+    return error.message
+  } catch {
+    return "\(error)"
+  }
+}
+
+let twoFunctions = """
+  .text
+  .globl f
+  .type f, @function
+  f: push %rbx
+  mov $1, %eax
+  pop %rbx
+  ret
+  .size f, . - f
+  .type g, @function
+  g: ret
+  .size g, . - g
+  """
+
+@Suite("Program model")
+struct ProgramModelTests {
+  @Test("decode_instructions(): every instruction once, in its function, with objtool's types and stack ops")
+  func decode() throws {
+    let (p, t) = try load("decode.S", twoFunctions)
+    #expect(t.decodedCount == 5 && t.count == 5)
+    #expect(t.offset == [0, 1, 6, 7, 8])
+    #expect(t.type == [.other, .other, .other, .return, .return])
+    #expect(t.ops[0].count == 1 && t.ops[0][0].destType == .push && t.ops[0][0].srcReg == CFIRegister.bx)
+    let (f, g) = (Int32(try fn(p, "f")), Int32(try fn(p, "g")))
+    #expect(t.function == [f, f, f, f, g])
+    #expect(t.instruction(in: t.codeSections[0].index, at: 6) == 2)
+    #expect(t.instruction(in: t.codeSections[0].index, at: 2) == nil, "not an instruction boundary")
+  }
+
+  @Test("the same table at any number of threads")
+  func parallel() throws {
+    let (p, t) = try load("decode.S", twoFunctions)
+    let t4 = try InstructionTable.decode(p, jobs: 4)
+    #expect(t4.offset == t.offset && t4.type == t.type && t4.function == t.function)
+  }
+
+  @Test("offstr(): func+0xoff inside a function, section+0xoff outside, and aliases are not functions")
+  func offstr() throws {
+    let (p, _) = try load("offstr.S", twoFunctions + "\n.globl h\n.type h, @function\n.set h, g\n.size h, 1\nnop\n")
+    let text = try #require(p.file.section(named: ".text")).index
+    #expect(p.offstr(SectionPlace(section: text, offset: 1)) == "f+0x1")
+    #expect(p.offstr(SectionPlace(section: text, offset: 8)) == "g+0x0")
+    #expect(p.offstr(SectionPlace(section: text, offset: 9)) == ".text+0x9")
+    let (h, g) = (try fn(p, "h"), try fn(p, "g"))
+    #expect(p.functions.isAlias[h] && !p.functions.isAlias[g])
+  }
+
+  @Test("a decode failure stops with objtool's words and the file offset")
+  func undecodable() throws {
+    let path = try Fixtures.assemble("bad.S", source: ".text\n.globl f\nf: .byte 0x0f, 0x0b, 0xc4\n")
+    let p = try Program(file: try ELFFile(path: path))
+    #expect(stopMessage { _ = try InstructionTable.decode(p) } == "can't decode instruction at .text:0x2")
+  }
+}
+
+@Suite("Passes: annotations")
+struct AnnotationPassTests {
+  @Test("add_ignores(): a STACK_FRAME_NON_STANDARD function's instructions, its .cold child's too")
+  func ignores() throws {
+    let (p, t) = try load("ignore.S", twoFunctions + """
+
+      .type f.cold, @function
+      f.cold: ud2
+      .size f.cold, . - f.cold
+      .pushsection .discard.func_stack_frame_non_standard, "aw"
+      .quad f
+      .popsection
+      """)
+    var parent = Array(p.functions.functions.indices)
+    parent[try fn(p, "f.cold")] = try fn(p, "f")
+    let cold = JumpDestinations.coldChildren(parent: parent, functions: p.functions)
+    let ignored = try IgnoredFunctions(program: p, table: t, coldChild: cold).instructions
+    #expect(ignored == [true, true, true, true, false, true])
+  }
+
+  @Test("add_ignore_alternatives(): the annotated site")
+  func ignoreAlts() throws {
+    let (p, t) = try load("ignorealts.S", """
+      .text
+      .type f, @function
+      f: push %rbx
+      1: mov $1, %eax
+      pop %rbx
+      ret
+      .size f, . - f
+      .pushsection .discard.ignore_alts, "aw"
+      .long 1b - .
+      .popsection
+      """)
+    #expect(try IgnoredAlternatives(program: p, table: t).sites == [try insn(p, t, 1)])
+  }
+
+  @Test("add_dead_ends(): ud2 is a dead end unless annotated reachable; unreachable marks the instruction before")
+  func deadEnds() throws {
+    let (p, t) = try load("deadends.S", """
+      .text
+      .type f, @function
+      f: ud2
+      nop
+      1: ud2
+      2: call g
+      3: ret
+      .size f, . - f
+      .pushsection .discard.reachable, "aw"
+      .long 2b - .
+      .popsection
+      .pushsection .discard.unreachable, "aw"
+      .long 3b - .
+      .popsection
+      """)
+    #expect(try DeadEnds(program: p, table: t).instructions == [true, false, false, true, false])
+  }
+
+  @Test("read_intra_function_calls(): an annotated call is a jump to its target")
+  func intraFunctionCalls() throws {
+    let (p, t) = try load("intra.S", """
+      .text
+      .type f, @function
+      f: 1: call 2f
+      2: pop %rax
+      ret
+      .size f, . - f
+      .pushsection .discard.intra_function_calls, "aw"
+      .long 1b - .
+      .popsection
+      """)
+    #expect(try IntraFunctionCalls(program: p, table: t).jumpDest == [0: 1])
+  }
+
+  @Test("read_unwind_hints(): states chain from hint to hint; SAVE is no hint, RESTORE is")
+  func unwindHints() throws {
+    let (p, t) = try load("hints.S", """
+      .text
+      .type f, @function
+      f: UNWIND_HINT type=2 sp_reg=5 sp_offset=8
+      push %rax
+      UNWIND_HINT type=5
+      nop
+      UNWIND_HINT type=6
+      nop
+      UNWIND_HINT type=0 sp_reg=4 sp_offset=16 end=1
+      ret
+      .size f, . - f
+      """)
+    let h = try UnwindHints(program: p, table: t)
+    #expect(h.present && h.hinted == [0, 2, 3] && h.saves == [1] && h.restores == [2])
+    #expect(h.states[0]?.cfa == CFIReg(CFIBase.sp, 8) && h.states[0]?.type == 2)
+    #expect(h.states[3]?.cfa == CFIReg(CFIBase.bp, 16) && h.states[3]?.end == true && h.states[3]?.type == 0)
+  }
+}
+
+@Suite("Passes: jumps and calls")
+struct BranchPassTests {
+  let source = """
+    .text
+    .globl f
+    .type f, @function
+    f: jz 1f
+    jmp g
+    1: jmp f.cold
+    .size f, . - f
+    .type g, @function
+    g: call f
+    call external
+    call __x86_indirect_thunk_rax
+    jmp __x86_return_thunk
+    .size g, . - g
+    .type f.cold, @function
+    f.cold: jmp __x86_indirect_thunk_rax
+    .size f.cold, . - f.cold
+    """
+
+  @Test("add_jump_destinations(): local targets, sibling calls, retpoline and return thunks, .cold parents")
+  func jumps() throws {
+    let (p, t) = try load("jumps.S", source)
+    let (f, g, cold) = (try fn(p, "f"), try fn(p, "g"), try fn(p, "f.cold"))
+    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    #expect(j.jumpDest[0] == 2 && j.jumpDest[2] == 7)
+    #expect(j.siblingCalls == [1: .function(g)])
+    #expect(j.retyped == [6: .return, 7: .jumpDynamic])
+    #expect(j.parent[cold] == f && j.coldChild == [f: cold])
+  }
+
+  @Test("add_call_destinations(): functions, undefined symbols, retpoline calls")
+  func calls() throws {
+    let (p, t) = try load("jumps.S", source)
+    let c = try CallDestinations(program: p, table: t, skip: [:])
+    #expect(c.callDest == [3: .function(try fn(p, "f")), 4: .external("external")])
+    #expect(c.retpolineCalls == [5])
+  }
+
+  @Test("a call into the middle of a function is objtool's 'unannotated intra-function call'")
+  func unannotated() throws {
+    let (p, t) = try load("intra2.S", ".text\n.type f, @function\nf: call 1f\n1: ret\n.size f, . - f\n")
+    #expect(stopMessage { _ = try CallDestinations(program: p, table: t, skip: [:]) }
+      == "f+0x0: unannotated intra-function call")
+  }
+
+  @Test("dead_end_function(): no return and no sibling call, or objtool's list; weak never")
+  func noreturns() throws {
+    let (p, t) = try load("noreturn.S", """
+      .text
+      .type f, @function
+      f: call g
+      ud2
+      .size f, . - f
+      .type g, @function
+      g: jmp g
+      .size g, . - g
+      .weak w
+      .type w, @function
+      w: ud2
+      .size w, . - w
+      .type r, @function
+      r: ret
+      .size r, . - r
+      """)
+    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let n = NoreturnFunctions(program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
+                              coldChild: [:])
+    #expect(n.functions == [true, true, false, false])
+    #expect(n.isNoreturn(.external("panic")) && !n.isNoreturn(.external("printk")))
+  }
+}
+
+@Suite("Passes: special sections")
+struct SpecialSectionPassTests {
+  @Test("handle_group_alt(): a shorter replacement gets a fake NOP, its stream goes on after the site",
+        arguments: [KernelGeneration.v6_1, .v6_12])
+  func groups(_ generation: KernelGeneration) throws {
+    let (p, t) = try load("alt.S", """
+      .text
+      .type f, @function
+      f: push %rbx
+      661: call *pv_ops+8(%rip)
+      662: pop %rbx
+      ret
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      671: pushf
+      pop %rax
+      672:
+      .text
+      ALT_ENTRY 661b, 662b, 671b, 672b, 273
+      """, generation: generation)
+    let a = try AlternativeGroups(program: p, table: t, generation: generation)
+    let site = try insn(p, t, 1)
+    let pushf = try insn(p, t, 0, ".altinstr_replacement")
+    let nop = t.count  // the first synthetic instruction
+    #expect(a.table.count == t.count + 1 && a.table.length[nop] == 4 && a.table.type[nop] == .nop)
+    #expect(a.groups == [AltGroup(first: site, last: site, original: nil, length: 6),
+                         AltGroup(first: pushf, last: nop, original: 0, length: 6)])
+    #expect(a.streams == [site: [pushf]])
+    #expect(a.nextOverride == [pushf + 1: nop, nop: site + 1])
+    #expect(a.table.function[pushf] == a.table.function[site], "the replacement runs in the site's function")
+    #expect(a.entry[1]?.feature == 273)
+  }
+
+  @Test("empty alternative entry: objtool's warning, and no stream")
+  func empty() throws {
+    let (p, t) = try load("empty.S", """
+      .text
+      .type f, @function
+      f: 661: 662: ret
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      671: nop
+      672:
+      .text
+      ALT_ENTRY 661b, 662b, 671b, 672b, 273
+      """)
+    let a = try AlternativeGroups(program: p, table: t, generation: .v6_1)
+    #expect(a.warnings.map(\.objtoolText) == ["f+0x0: empty alternative entry"] && a.streams.isEmpty)
+  }
+
+  @Test("static keys: a NOP can jump, a JMP can fall through; exception fixups are paths too")
+  func staticKeysAndFixups() throws {
+    let (p, t) = try load("keys.S", """
+      .text
+      .type f, @function
+      f: 1: nopl 0(%rax,%rax,1)
+      2: jmp 3f
+      nop
+      3: 4: mov (%rdi), %rax
+      5: ret
+      .size f, . - f
+      .pushsection __jump_table, "aw"
+      .long 1b - ., 3b - .
+      .quad key
+      .long 2b - ., 3b - .
+      .quad key
+      .popsection
+      .pushsection __ex_table, "a"
+      .long 4b - ., 5b - ., 3
+      .popsection
+      """)
+    #expect(try StaticKeyPaths(program: p, table: t).paths == [0: [3], 1: [2]])
+    #expect(try ExceptionPaths(program: p, table: t).paths == [3: [4]])
+  }
+
+  @Test("add_jump_table_alts(): a switch table's entries are paths of the indirect jump")
+  func jumpTables() throws {
+    let (p, t) = try load("switch.S", """
+      .text
+      .type f, @function
+      f: mov .Ltable(,%rdi,8), %rax
+      jmp *%rax
+      1: ret
+      2: ret
+      .size f, . - f
+      .section .rodata, "a"
+      .Ltable: .quad 1b, 2b
+      """)
+    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let tables = try JumpTables(program: p, table: t, type: t.type, jumpDest: j.jumpDest, parent: j.parent,
+                                coldChild: j.coldChild)
+    #expect(tables.paths == [1: [2, 3]] && tables.jumps == [1] && !tables.ignoreUnreachables)
+  }
+}
