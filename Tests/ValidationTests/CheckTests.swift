@@ -400,3 +400,47 @@ struct DeterminismTests {
     #expect(parallel > 0, "the sample includes objects decoded in parallel")
   }
 }
+
+@Suite("--module and --link, with objtool 6.1's meaning")
+struct LinkOptionTests {
+  /// An object linked (`ld -r`) from two units: two `STT_FILE` symbols.
+  static func linkedObject() throws -> String {
+    let a = try Fixtures.assemble("a.S", source: ".file \"a.c\"\n.text\n.globl f\n.type f, @function\nf: ret\n.size f, . - f\n")
+    let b = try Fixtures.assemble("b.S", source: ".file \"b.c\"\n.text\n.globl g\n.type g, @function\ng: ret\n.size g, . - g\n")
+    let out = a + ".linked.o"
+    #expect(try Fixtures.run("ld", ["-r", "-o", out, a, b]).status == 0)
+    return out
+  }
+
+  @Test("without --link, an object of several units is reported as objtool reports it; with it, not")
+  func link() throws {
+    let path = try Self.linkedObject()
+    let line = "error: objtool: Linked object detected, forcing --link\n"
+    let without = try Fixtures.run(Fixtures.orctool, ["--orc", "--generation", "6.1", "--dry-run", path])
+    #expect(without.status == 0 && without.stderr == line)
+    let with = try Fixtures.run(Fixtures.orctool, ["--orc", "--link", "--generation", "6.1", "--dry-run", path])
+    #expect(with.status == 0 && with.stderr.isEmpty)
+    if let corpus = Corpus.current {
+      let copy = path + ".objtool.o"
+      try FileManager.default.copyItem(atPath: path, toPath: copy)
+      #expect(try Fixtures.run(corpus.objtool61, ["--orc", copy]).stderr == line)
+    }
+  }
+
+  @Test("--module changes nothing --orc writes (objtool 6.1 reads it for --static-call only)",
+        .enabled(if: Corpus.current != nil))
+  func module() throws {
+    let corpus = try #require(Corpus.current)
+    let source = try #require(Corpus.sample(Corpus.modules(under: corpus.modules61), count: 1).first)
+    let dir = try Fixtures.temporaryDirectory()
+    var outputs: [Data] = []
+    for (k, flags) in [["--orc"], ["--orc", "--module"]].enumerated() {
+      let copy = dir.appendingPathComponent("\(k).ko").path
+      #expect(try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+                                           "--remove-section=.rela.orc_unwind_ip", source, copy]).status == 0)
+      #expect(try Fixtures.run(Fixtures.orctool, flags + [copy]).status == 0)
+      outputs.append(try Data(contentsOf: URL(fileURLWithPath: copy)))
+    }
+    #expect(outputs[0] == outputs[1])
+  }
+}
