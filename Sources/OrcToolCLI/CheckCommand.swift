@@ -68,6 +68,10 @@ struct CheckOptions {
   var link = false
   var generation: KernelGeneration? = nil
   var jobs = defaultJobs()
+  /// objtool's exit status: objtool 6.1 and 6.12 exit 0 after a fatal warning (check.c:
+  /// "For now, don't fail the kernel build on fatal warnings"), so the object is
+  /// left without ORC and the build goes on. `orctool check` exits 1 instead.
+  var objtoolExitStatus = false
 }
 
 /// The generation whose kernel formats `file` is read in: the flag, else what the
@@ -118,8 +122,13 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     v.run(noUnreachable: options.noUnreachable)
     return (v, ORCLayout.of(generation))
   })
+  func failure(_ e: ELFError) -> Int32 {
+    report(e)
+    if case .objtool = e.kind, options.objtoolExitStatus { return 0 }
+    return 1
+  }
   guard case .success(let (v, layout)) = validated else {
-    if case .failure(let e) = validated { report(e) }
+    if case .failure(let e) = validated { return failure(e) }
     return 1
   }
   if options.json {
@@ -146,10 +155,7 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     if options.backup { try replaceFile(atPath: file + ".orig", with: [UInt8](elf.source.bytes)) }
     try replaceFile(atPath: file, with: bytes)
   })
-  if case .failure(let e) = written {
-    report(e)
-    return 1
-  }
+  if case .failure(let e) = written { return failure(e) }
   return 0
 }
 

@@ -122,6 +122,7 @@ struct ObjtoolCommand: ParsableCommand {
       options.link = names.contains("--link")
       options.generation = generation
       options.jobs = jobs
+      options.objtoolExitStatus = true
       terminate(runCheck(file: files[0], options))
     }
     if let (file, generation) = fastPath(arguments) {

@@ -268,35 +268,24 @@ struct BranchPassTests {
 
 @Suite("Passes: special sections")
 struct SpecialSectionPassTests {
-  @Test("handle_group_alt(): a shorter replacement gets a fake NOP, its stream goes on after the site",
+  @Test("handle_group_alt(): shorter replacements get fake NOPs, each stream goes on after the site",
         arguments: [KernelGeneration.v6_1, .v6_12])
   func groups(_ generation: KernelGeneration) throws {
-    let (p, t) = try load("alt.S", """
-      .text
-      .type f, @function
-      f: push %rbx
-      661: call *pv_ops+8(%rip)
-      662: pop %rbx
-      ret
-      .size f, . - f
-      .section .altinstr_replacement, "ax"
-      671: pushf
-      pop %rax
-      672:
-      .text
-      ALT_ENTRY 661b, 662b, 671b, 672b, 273
-      """, generation: generation)
+    let (p, t) = try load("alt.S", Seed000.threeStreams(reversed: false), generation: generation)
     let a = try AlternativeGroups(program: p, table: t, generation: generation)
     let site = try insn(p, t, 1)
-    let pushf = try insn(p, t, 0, ".altinstr_replacement")
-    let nop = t.count  // the first synthetic instruction
-    #expect(a.table.count == t.count + 1 && a.table.length[nop] == 4 && a.table.type[nop] == .nop)
+    let call = try insn(p, t, 0, ".altinstr_replacement")
+    let (pushf, pop) = (call + 1, call + 2)
+    let (nop1, nop2) = (t.count, t.count + 1)  // the synthetic instructions
+    #expect(a.table.count == t.count + 2 && a.table.length[nop1] == 1 && a.table.length[nop2] == 4)
+    #expect(a.table.type[nop1] == .nop && a.table.type[nop2] == .nop)
     #expect(a.groups == [AltGroup(first: site, last: site, original: nil, length: 6),
-                         AltGroup(first: pushf, last: nop, original: 0, length: 6)])
-    #expect(a.streams == [site: [pushf]])
-    #expect(a.nextOverride == [pushf + 1: nop, nop: site + 1])
+                         AltGroup(first: call, last: nop1, original: 0, length: 6),
+                         AltGroup(first: pushf, last: nop2, original: 0, length: 6)])
+    #expect(a.streams == [site: [call, pushf]])
+    #expect(a.nextOverride == [call: nop1, nop1: site + 1, pop: nop2, nop2: site + 1])
     #expect(a.table.function[pushf] == a.table.function[site], "the replacement runs in the site's function")
-    #expect(a.entry[1]?.feature == 273)
+    #expect(a.entry[1]?.feature == 272 && a.entry[2]?.feature == 273)
   }
 
   @Test("empty alternative entry: objtool's warning, and no stream")
