@@ -84,8 +84,10 @@ public final class ELFFile: Sendable {
     }
     let (tableSize, overflow) = shnum.multipliedReportingOverflow(by: UInt64(Self.sectionHeaderSize))
     guard !overflow, tableSize <= fileSize - shoff else {
+      // The bytes needed, saturating: a count read from the file may be near 2^64 / 64.
+      let (end, past) = shoff.addingReportingOverflow(tableSize)
       throw fail(.truncated(what: "section header table (\(shnum) entries)",
-                            needed: overflow ? UInt64.max : shoff + tableSize, size: fileSize), 40)
+                            needed: overflow || past ? UInt64.max : end, size: fileSize), 40)
     }
     guard shstrndx < shnum else { throw fail(.badSectionIndex(Int(clamping: shstrndx)), 62) }
 

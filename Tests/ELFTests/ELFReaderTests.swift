@@ -101,3 +101,49 @@ struct ELFReaderTests {
     try check(path)
   }
 }
+
+@Suite("Counts near the top of the address space (found by fuzzing)")
+struct HugeCountTests {
+  /// A real object whose `e_shnum` is 0, so that section header 0's `sh_size` gives the count.
+  static func object(extendedCount: UInt64) throws -> [UInt8] {
+    let path = try Fixtures.assemble("minimal.S")
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let shoff = Int(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 40, as: UInt64.self) })
+    bytes[60] = 0
+    bytes[61] = 0
+    withUnsafeBytes(of: extendedCount.littleEndian) { count in
+      for k in 0..<8 { bytes[shoff + 32 + k] = count[k] }
+    }
+    return bytes
+  }
+
+  @Test("a section count whose table size wraps is one truncation error at e_shoff, no trap",
+        arguments: [0x03ff_ffff_ffff_ffff, (1 << 58) - 1, 1 << 58, (1 << 58) + 1, UInt64.max / 64, UInt64.max] as [UInt64])
+  func hugeCount(_ count: UInt64) throws {
+    let bytes = try Self.object(extendedCount: count)
+    do {
+      _ = try ELFFile(source: MappedFile(copying: bytes, path: "huge.o"))
+      Issue.record("accepted a section count of \(count)")
+    } catch {
+      guard case .truncated = error.kind else {
+        Issue.record("unexpected error \(error)")
+        return
+      }
+      #expect(error.offset == 40)
+    }
+  }
+
+  @Test("every command prints one line of error and exits 1", .enabled(if: FileManager.default.isExecutableFile(atPath: Fixtures.orctool)))
+  func commands() throws {
+    let dir = try Fixtures.temporaryDirectory()
+    let path = dir.appendingPathComponent("huge.o").path
+    try Data(try Self.object(extendedCount: 0x03ff_ffff_ffff_ffff)).write(to: URL(fileURLWithPath: path))
+    for args in [["elf", "info", path], ["--dump=orc", path], ["--orc", "--generation", "6.1", path],
+                 ["check", "--orc", "--generation", "6.1", path]] {
+      let r = try Fixtures.run(Fixtures.orctool, args)
+      #expect(r.status == 1, "\(args)")
+      #expect(r.stderr.hasPrefix("orctool: \(path): error: truncated file: section header table"), "\(args)")
+      #expect(r.stderr.split(separator: "\n").count == 1, "\(args)")
+    }
+  }
+}
