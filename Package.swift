@@ -50,5 +50,6 @@ let package = Package(
     .testTarget(name: "UnwindTests", dependencies: ["Unwind", "ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "ValidationTests", dependencies: ["Validation", "Program", "ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
+    .testTarget(name: "KernelTests", dependencies: ["Kernel", "ELF", "Program", "TestSupport"]),
   ]
 )

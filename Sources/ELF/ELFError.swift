@@ -40,6 +40,9 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformed(String)
     /// A condition objtool stops on, with objtool's words and place (`func+0xoff`).
     case objtool(place: String, message: String)
+    /// Nothing tells which kernel generation's formats the file has: no
+    /// `--generation`, no kbuild environment, no marker and no telling layout.
+    case unknownGeneration
   }
 
   /// What is wrong.
@@ -85,6 +88,10 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
     case .missingSection(let name): return "missing section \(name)"
     case .malformed(let text): return text
     case .objtool(let place, let message): return place.isEmpty ? message : "\(place): \(message)"
+    case .unknownGeneration:
+      return "cannot tell the kernel generation (no --generation, no VERSION/PATCHLEVEL from kbuild, "
+        + "no .orc_header, vermagic or linux_banner, and no special-section layout that fits only one); "
+        + "use --generation 6.1 or 6.12"
     }
   }
 

@@ -27,6 +27,34 @@ public struct AlternativeLayout: Sendable {
   }
 }
 
+/// The patching flags of an `alt_instr`, in 6.12's encoding (the `u16 flags`
+/// field, `arch/x86/include/asm/alternative.h`). 6.1 has one flag, written
+/// as bit 15 of `cpuid` (``cpuidInvertBit``); it reads as ``not``.
+public struct AltInstrFlags: OptionSet, Hashable, Sendable {
+  public var rawValue: UInt16
+  public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+  /// Patch when the feature is absent. The corresponding C constant is
+  /// `ALT_FLAG_NOT` (6.12, `1 << 0` of `flags`); in 6.1 it is `ALTINSTR_FLAG_INV`
+  /// (``cpuidInvertBit``).
+  public static let not = AltInstrFlags(rawValue: 1 << 0)
+  /// The replacement is a direct call to the `pv_ops` target. The
+  /// corresponding C constant is `ALT_FLAG_DIRECT_CALL` (6.12 only, `1 << 1` of `flags`).
+  public static let directCall = AltInstrFlags(rawValue: 1 << 1)
+
+  /// The bit of 6.1's `cpuid` that means ``not``. The corresponding C
+  /// constant is `ALTINSTR_FLAG_INV` (`1 << 15`; 6.1 only).
+  public static let cpuidInvertBit: UInt16 = 1 << 15
+
+  /// The flags of an entry with `cpuid` and (6.12) `flags` in `generation`.
+  public init(cpuid: UInt16, flags: UInt16, generation: KernelGeneration) {
+    switch generation {
+    case .v6_1: self = cpuid & Self.cpuidInvertBit != 0 ? .not : []
+    case .v6_12: self.init(rawValue: flags)
+    }
+  }
+}
+
 /// One entry of `.altinstructions`: code at `instruction` that the kernel
 /// replaces by `replacement` when the CPU feature is (or, inverted, is not) present.
 public struct AlternativeEntry: Sendable, Hashable {
@@ -35,12 +63,25 @@ public struct AlternativeEntry: Sendable, Hashable {
   public var replacement: SectionPlace
   /// The X86_FEATURE_* number (`cpuid` without flag bits).
   public var feature: Int
-  /// Replace when the feature is absent (6.1 `ALTINSTR_FLAG_INV`, 6.12 `ALT_FLAG_NOT`).
-  public var inverted: Bool
-  /// 6.12 `ALT_FLAG_DIRECT_CALL`: the replacement is a direct call to the pv_ops target.
-  public var directCall: Bool
+  /// The patching flags (6.1 `ALTINSTR_FLAG_INV` read as ``AltInstrFlags/not``).
+  public var flags: AltInstrFlags
   public var instructionLength: Int
   public var replacementLength: Int
+
+  /// ``feature`` as a ``CPUFeature`` (its name needs the generation: `cpuFeature.name(in:)`).
+  public var cpuFeature: CPUFeature { CPUFeature(rawValue: feature) }
+
+  /// Replace when the feature is absent (6.1 `ALTINSTR_FLAG_INV`, 6.12 `ALT_FLAG_NOT`).
+  public var inverted: Bool {
+    get { flags.contains(.not) }
+    set { if newValue { flags.insert(.not) } else { flags.remove(.not) } }
+  }
+
+  /// 6.12 `ALT_FLAG_DIRECT_CALL`: the replacement is a direct call to the pv_ops target.
+  public var directCall: Bool {
+    get { flags.contains(.directCall) }
+    set { if newValue { flags.insert(.directCall) } else { flags.remove(.directCall) } }
+  }
 }
 
 /// The `.altinstructions` table of a file.
@@ -73,9 +114,8 @@ public struct AlternativesTable: Sendable {
       let flags = layout.flagsOffset.map { view.load(UInt16.self, at: b + $0) } ?? 0
       out.append(AlternativeEntry(
         index: i, instruction: instr, replacement: repl,
-        feature: Int(layout.flagsOffset == nil ? cpuid & 0x7fff : cpuid),
-        inverted: layout.flagsOffset == nil ? cpuid & 0x8000 != 0 : flags & 1 != 0,
-        directCall: flags & 2 != 0,
+        feature: Int(layout.flagsOffset == nil ? cpuid & ~AltInstrFlags.cpuidInvertBit : cpuid),
+        flags: AltInstrFlags(cpuid: cpuid, flags: flags, generation: generation),
         instructionLength: Int(view.load(UInt8.self, at: b + layout.instrLengthOffset)),
         replacementLength: Int(view.load(UInt8.self, at: b + layout.instrLengthOffset + 1))))
     }

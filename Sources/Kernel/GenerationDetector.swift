@@ -10,6 +10,11 @@ public enum GenerationEvidence: Sendable, Equatable, CustomStringConvertible {
   case banner(String)
   /// Given by the user (`--generation`).
   case forced
+  /// kbuild's `VERSION` and `PATCHLEVEL` (`VERSION=6 PATCHLEVEL=12`), which the
+  /// kernel's top Makefile exports to the tools it runs.
+  case environment(String)
+  /// The layout of a special section, in words (`.altinstructions relocations every 14 bytes`).
+  case layout(String)
 
   public var description: String {
     switch self {
@@ -17,13 +22,17 @@ public enum GenerationEvidence: Sendable, Equatable, CustomStringConvertible {
     case .vermagic(let v): return "vermagic=\(v)"
     case .banner(let b): return "linux_banner \"\(b)\""
     case .forced: return "--generation"
+    case .environment(let e): return "\(e) from kbuild"
+    case .layout(let l): return l
     }
   }
 }
 
-/// Decides which ``KernelGeneration`` an object belongs to, from the object itself.
+/// Decides which ``KernelGeneration`` an object belongs to from the markers
+/// in the object itself (one step of ``GenerationPolicy``).
 public enum GenerationDetector {
-  /// The generation of `file` and the evidence, or nil when the file says nothing.
+  /// The generation of `file` from its markers (`.orc_header`, `vermagic=`,
+  /// `linux_banner`) and the evidence, or nil when it has none.
   public static func detect(_ file: ELFFile) -> (KernelGeneration, GenerationEvidence)? {
     if file.section(named: ".orc_header") != nil {
       return (.v6_12, .orcHeader)

@@ -10,7 +10,7 @@ extension ORCEntry {
   public init(cfi state: CFIState?, layout: ORCLayout) {
     self = .empty
     guard let s = state else { return }  // 6.1: CALL with sp undefined; 6.12: ORC_TYPE_UNDEFINED
-    flag = s.end
+    flag = layout.generation == .v6_12 ? s.signal : s.end
     guard s.cfa.base != CFIBase.undefined else {
       if layout.generation == .v6_12 { rawType = layout.rawType(.call) ?? 0 }
       return
@@ -38,7 +38,6 @@ extension ORCEntry {
     // the layout encodes it (6.12: ORC_TYPE_CALL is 2).
     let frame: ORCFrameType = s.type == 1 ? .regs : s.type == 2 ? .regsPartial : .call
     rawType = layout.rawType(frame) ?? s.type
-    if layout.generation == .v6_12 { flag = false }  // `signal`: only hints set it
   }
 }
 

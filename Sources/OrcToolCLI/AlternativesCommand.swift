@@ -21,7 +21,7 @@ struct AlternativesCommand: ParsableCommand {
     let forced = generation.forced
     let result = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
       let elf = try ELFFile(path: file)
-      let generation = try checkGeneration(forced: forced, file: elf)
+      let generation = try resolveGeneration(forced: forced, for: elf)
       let graph = try ControlFlowGraph(program: try Program(file: elf), generation: generation)
       let v = Validator(graph: graph)
       v.run(noUnreachable: true)

@@ -74,16 +74,6 @@ struct CheckOptions {
   var objtoolExitStatus = false
 }
 
-/// The generation whose kernel formats `file` is read in: the flag, else what the
-/// file says, else one clear error naming the flag.
-func checkGeneration(forced: KernelGeneration?, file: ELFFile) throws(ELFError) -> KernelGeneration {
-  if let forced { return forced }
-  if let (detected, _) = GenerationDetector.detect(file) { return detected }
-  throw ELFError(
-    .malformed("cannot tell the kernel generation (no .orc_header, vermagic or linux_banner); use --generation 6.1 or 6.12"),
-    path: file.path, offset: 0)
-}
-
 /// objtool's `has_multiple_files()`: more than one `STT_FILE` symbol.
 func hasMultipleFiles(_ program: Program) throws(ELFError) -> Bool {
   var files = 0
@@ -112,7 +102,7 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
   }
   let validated = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
     let elf = try ELFFile(path: file)
-    let generation = try checkGeneration(forced: options.generation, file: elf)
+    let generation = try resolveGeneration(forced: options.generation, for: elf)
     let program = try Program(file: elf)
     if !options.link, try hasMultipleFiles(program) {
       writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))

@@ -20,7 +20,9 @@ struct ELFCommand: ParsableCommand {
         let elf = try ELFFile(path: file)
         try elf.verify()
         var lines = ["\(elf.path): ELF64 \(elf.machine), \(elf.sections.count) sections"]
-        if let (gen, evidence) = GenerationDetector.detect(elf) {
+        // Info can go on without knowing the generation: it prints "unknown".
+        let policy = GenerationPolicy(forced: nil, environment: kbuildEnvironment())
+        if let (gen, evidence) = policy.decide(elf) {
           lines.append("kernel generation: \(gen) (from \(evidence))")
           if let table = try ORCTable.load(from: elf, generation: gen) {
             for i in 0..<table.count { _ = try table.location(i) }

@@ -18,14 +18,19 @@ struct ExtableCommand: ParsableCommand {
 
   func run() throws {
     try emitReports(files: files, format: format, summary: summary,
-                    analyse: { path in Self.analyse(path, forced: generation.forced) }, render: render)
+                    analyse: { [policy = generation.policy] path in Self.analyse(path, policy: policy) }, render: render)
   }
 
-  static func analyse(_ path: String, forced: KernelGeneration?) -> Result<ExtableReport, CLIError> {
+  static func analyse(_ path: String, policy: GenerationPolicy) -> Result<ExtableReport, CLIError> {
     Result(catching: { () throws(ELFError) -> ExtableReport in
       let file = try ELFFile(path: path)
-      // The x86 names changed little between generations; arm64's not at all.
-      let gen = forced ?? GenerationDetector.detect(file)?.0 ?? .v6_1
+      // x86's EX_TYPE_* names depend on the generation (4 is COPY in 6.1 and
+      // unused in 6.12; 21 is ERETU in 6.12 only). arm64's are the same in
+      // both, and an empty table names none: there the generation is shown
+      // when known ("unknown" otherwise) and not required.
+      let hasEntries = file.section(named: "__ex_table").map { $0.size > 0 } ?? false
+      let needsGeneration = file.machine != .aarch64 && hasEntries
+      let gen = needsGeneration ? try policy.resolve(file).0 : policy.decide(file)?.0
       return try ExtableReport(file: file, generation: gen)
     }).mapError { CLIError($0.description) }
   }

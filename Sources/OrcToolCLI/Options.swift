@@ -2,12 +2,19 @@ import ArgumentParser
 import ELF
 import Kernel
 
-/// `--generation`: the kernel layout generation, detected from the file unless given.
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// `--generation`: the kernel layout generation; without it, ``GenerationPolicy``
+/// decides (kbuild's environment, then the file's markers, then its layout).
 public struct GenerationOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Kernel format generation (6.1 or 6.12, or any MAJOR.MINOR); detected from the object when absent.",
+      "Kernel format generation (6.1 or 6.12, or any MAJOR.MINOR); when absent, kbuild's VERSION/PATCHLEVEL, else detected from the object.",
       valueName: "version"))
   public var generation: String?
 
@@ -23,13 +30,25 @@ public struct GenerationOptions: ParsableArguments {
   var forced: KernelGeneration? { generation.flatMap(KernelGeneration.init(versionString:)) }
 }
 
-/// The generation for `file`: the forced one, else the detected one.
-func resolveGeneration(forced: KernelGeneration?, for file: ELFFile) throws -> KernelGeneration {
-    if let forced { return forced }
-    if let (detected, _) = GenerationDetector.detect(file) { return detected }
-    throw CLIError(
-      "\(file.path): error: cannot tell the kernel generation (no .orc_header, no vermagic, no linux_banner); use --generation 6.1 or 6.12"
-    )
+extension GenerationOptions {
+  /// The generation policy of this invocation: the flag, then kbuild's environment, then the file.
+  var policy: GenerationPolicy { GenerationPolicy(forced: forced, environment: kbuildEnvironment()) }
+}
+
+/// The variables ``GenerationPolicy`` reads (kbuild's `VERSION`, `PATCHLEVEL`)
+/// from the process environment, with `getenv`: no Foundation on the start-up path.
+func kbuildEnvironment() -> [String: String] {
+  var environment: [String: String] = [:]
+  for name in GenerationPolicy.environmentVariables {
+    if let value = getenv(name) { environment[name] = String(cString: value) }
+  }
+  return environment
+}
+
+/// The generation for `file` by ``GenerationPolicy``: the forced one, else
+/// kbuild's, else the file's markers or layout; an error when nothing tells.
+func resolveGeneration(forced: KernelGeneration?, for file: ELFFile) throws(ELFError) -> KernelGeneration {
+  try GenerationPolicy(forced: forced, environment: kbuildEnvironment()).resolve(file).0
 }
 
 /// An error already worded for the user: printed as one line, exit status 1.

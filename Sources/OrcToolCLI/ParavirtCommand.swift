@@ -27,16 +27,22 @@ struct ParavirtCommand: ParsableCommand {
         throw ExitCode.failure
       }
     }
+    let policy = generation.policy
     try emitReports(files: files, format: format, summary: summary,
-                    analyse: { path in Self.analyse(path, forced: generation.forced, base: base, baseSource: btf) }, render: render)
+                    analyse: { path in Self.analyse(path, policy: policy, base: base, baseSource: btf) },
+                    render: render)
   }
 
-  static func analyse(_ path: String, forced: KernelGeneration?, base: BTF?, baseSource: String?)
+  static func analyse(_ path: String, policy: GenerationPolicy, base: BTF?, baseSource: String?)
     -> Result<ParavirtReport, CLIError>
   {
     Result(catching: { () throws(ELFError) -> ParavirtReport in
       let file = try ELFFile(path: path)
-      let gen = forced ?? GenerationDetector.detect(file)?.0 ?? .v6_1
+      // The generation gives the `.altinstructions` layout, read only to find
+      // the alternatives at paravirt sites: a file without `.parainstructions`
+      // has none to find, and is reported (no sites) without one.
+      let hasSites = file.section(named: ".parainstructions").map { $0.size > 0 } ?? false
+      let gen = hasSites ? try policy.resolve(file).0 : policy.decide(file)?.0
       var btf = base
       var source = baseSource
       if btf == nil, file.fileType != .relocatable, file.section(named: ".BTF") != nil {

@@ -24,7 +24,7 @@ struct UnwindCommand: ParsableCommand {
   func run() throws {
     let session: DumpSession
     switch Result(catching: { () throws(ELFError) -> DumpSession in
-      try DumpSession(vmlinux: vmlinux, core: core, generation: generation.forced)
+      try DumpSession(vmlinux: vmlinux, core: core, generation: generation.policy)
     }) {
     case .success(let s): session = s
     case .failure(let e):

@@ -40,6 +40,8 @@ public struct CFIState: Hashable, Sendable {
   public var bpScratch = false
   /// `end`: the unwinder should stop here (6.1 hints).
   public var end = false
+  /// `signal`: the frame was interrupted, not called (6.12 hints).
+  public var signal = false
   /// The unwind hint type (`UNWIND_HINT_TYPE_CALL` 0 …).
   public var type: UInt8 = 0
 

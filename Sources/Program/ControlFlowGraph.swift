@@ -96,7 +96,7 @@ public final class ControlFlowGraph: Sendable {
     }
     let jumpTables = try JumpTables(program: program, table: table, type: type, jumpDest: jumpDest,
                                     parent: jumps.parent, coldChild: jumps.coldChild)
-    let hints = try UnwindHints(program: program, table: table)
+    let hints = try UnwindHints(program: program, table: table, generation: generation)
 
     var alts: [Int: [Int]] = groups.streams
     for (i, p) in staticKeys.paths { alts[i, default: []] += p }

@@ -40,15 +40,21 @@ public struct ExtableReport: Sendable, Codable {
   /// Entries by `type.NAME` and by `placement.NAME`.
   public var summary: [String: Int]
 
-  /// Decodes and places the exception table of `file`.
-  public init(file: ELFFile, generation: KernelGeneration) throws(ELFError) {
+  /// Decodes and places the exception table of `file`, with the `EX_TYPE_*`
+  /// names of `generation`. The generation may be nil (shown as `unknown`)
+  /// where the names do not depend on it: on arm64, or in a file without
+  /// entries; x86 entries without it are refused (``ELFError/Kind/unknownGeneration``).
+  public init(file: ELFFile, generation: KernelGeneration?) throws(ELFError) {
     let table = try ExceptionTable(file: file)
+    if generation == nil && file.machine != .aarch64 && !table.entries.isEmpty {
+      throw ELFError(.unknownGeneration, path: file.path, offset: 0)
+    }
     let program = try Program(file: file)
     let functions = program.functions
     let sub = Subfunctions(program: program)
     self.file = file.path
     self.machine = file.machine.description
-    self.generation = generation.rawValue
+    self.generation = generation?.rawValue ?? "unknown"
 
     func describe(_ p: SectionPlace) -> (String, Function?) {
       (program.offstr(p), functions.function(containing: p.offset, in: p.section))
@@ -71,7 +77,8 @@ public struct ExtableReport: Sendable, Codable {
       } else {
         placement = .otherFunction
       }
-      let handler = ExtableTypes.decode(e.rawData, machine: file.machine, generation: generation)
+      let handler = generation.map { ExtableTypes.decode(e.rawData, machine: file.machine, generation: $0) }
+        ?? ExtableTypes.decodeARM64(e.rawData)
       summary["type." + handler.type, default: 0] += 1
       summary["placement." + placement.rawValue.replacingSpaces(), default: 0] += 1
       out.append(ExtableEntryReport(index: e.index, insn: insn, insnFunction: insnFn?.name, fixup: fixup,

@@ -1,4 +1,5 @@
 import ELF
+import Kernel
 import Program
 import X86
 
@@ -87,8 +88,8 @@ public struct LivepatchReport: Sendable, Codable {
     var branchesIn: [Int: [SubfunctionBranch]] = [:]
     var branchesOut: [Int: [SubfunctionBranch]] = [:]
     var decoded = Set<Int>()
-    var staticKeys: [Int: [StaticKeyBranch]] = [:]
-    for b in try StaticKeyBranch.all(in: table) {
+    var staticKeys: [Int: [JumpEntry]] = [:]
+    for b in try JumpTable(file: file).entries {
       if let f = table.function(containing: b.code.offset, in: b.code.section) { staticKeys[f.id, default: []].append(b) }
     }
     func record(_ branch: SubfunctionBranch, from member: Int, to target: Int) {

@@ -55,13 +55,21 @@ public struct ParavirtReport: Sendable, Codable {
   public static let directCallLength = 5
 
   /// Checks the sites of `file`; `btf` (vmlinux's) names the slots.
-  public init(file: ELFFile, generation: KernelGeneration, btf: BTF?, btfSource: String?) throws(ELFError) {
+  /// `generation` gives the layout of `.altinstructions`, read to find the
+  /// alternatives at each site; it may be nil only for a file without sites
+  /// (else ``ELFError/Kind/unknownGeneration``).
+  public init(file: ELFFile, generation: KernelGeneration?, btf: BTF?, btfSource: String?) throws(ELFError) {
     let sites = try ParavirtSites(file: file)
     let program = try Program(file: file)
     let table = program.functions
-    let alternatives = try AlternativesTable(file: file, generation: generation)
+    var alternatives: [AlternativeEntry] = []
+    if let generation {
+      alternatives = try AlternativesTable(file: file, generation: generation).entries
+    } else if !sites.sites.isEmpty {
+      throw ELFError(.unknownGeneration, path: file.path, offset: 0)
+    }
     var altsAt: [SectionPlace: [AlternativeEntry]] = [:]
-    for a in alternatives.entries { altsAt[a.instruction, default: []].append(a) }
+    for a in alternatives { altsAt[a.instruction, default: []].append(a) }
 
     var slotNames: [Int: String] = [:]
     if let btf, let id = btf.find("paravirt_patch_template", kind: .structure) {

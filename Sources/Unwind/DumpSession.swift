@@ -32,11 +32,14 @@ public struct DumpSession: Sendable {
   /// Code symbols that are not `STT_FUNC` (`ret_from_fork`, entry code), by address, as kallsyms has them.
   let codeLabels: [(address: UInt64, name: String)]
 
-  /// Opens `vmlinux` (with symbols, `.BTF` and ORC) and the QEMU dump `core`.
-  public init(vmlinux path: String, core: String, generation forced: KernelGeneration? = nil) throws(ELFError) {
+  /// Opens `vmlinux` (with symbols, `.BTF` and ORC) and the QEMU dump `core`;
+  /// `policy` decides the ORC layout (by default from the vmlinux alone:
+  /// its `linux_banner`, `.orc_header` or layout).
+  public init(vmlinux path: String, core: String,
+              generation policy: GenerationPolicy = GenerationPolicy(forced: nil, environment: [:])) throws(ELFError) {
     vmlinux = try ELFFile(path: path)
     dump = try CoreDump(path: core)
-    let generation = forced ?? GenerationDetector.detect(vmlinux)?.0 ?? .v6_1
+    let (generation, _) = try policy.resolve(vmlinux)
     guard let table = try ORCTable.load(from: vmlinux, generation: generation) else {
       throw ELFError(.missingSection(".orc_unwind"), path: path, offset: 0)
     }

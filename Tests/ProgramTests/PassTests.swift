@@ -185,7 +185,7 @@ struct AnnotationPassTests {
       ret
       .size f, . - f
       """)
-    let h = try UnwindHints(program: p, table: t)
+    let h = try UnwindHints(program: p, table: t, generation: .v6_1)
     #expect(h.present && h.hinted == [0, 2, 3] && h.saves == [1] && h.restores == [2])
     #expect(h.states[0]?.cfa == CFIReg(CFIBase.sp, 8) && h.states[0]?.type == 2)
     #expect(h.states[3]?.cfa == CFIReg(CFIBase.bp, 16) && h.states[3]?.end == true && h.states[3]?.type == 0)

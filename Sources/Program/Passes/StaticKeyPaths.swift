@@ -9,7 +9,7 @@ public struct StaticKeyPaths: Sendable {
 
   public init(program: Program, table: InstructionTable) throws(ELFError) {
     var paths: [Int: [Int]] = [:]
-    for b in try StaticKeyBranch.all(in: program.functions) {
+    for b in try JumpTable(file: program.file).entries {
       guard let site = table.instruction(in: b.code.section, at: b.code.offset),
         let target = table.instruction(in: b.target.section, at: b.target.offset)
       else { continue }
