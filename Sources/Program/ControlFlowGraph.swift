@@ -10,6 +10,8 @@ public final class ControlFlowGraph: Sendable {
   public let program: Program
   /// The kernel generation whose formats were read.
   public let generation: KernelGeneration
+  /// The check rules of that generation.
+  public let rules: CheckRules
   /// The instructions, fake NOPs of alternative groups included.
   public let table: InstructionTable
   /// Each instruction's type once the passes have classified it (a call through a
@@ -55,6 +57,8 @@ public final class ControlFlowGraph: Sendable {
   public init(program: Program, generation: KernelGeneration, jobs: Int = 1) throws(ELFError) {
     self.program = program
     self.generation = generation
+    let rules = CheckRules.of(generation)
+    self.rules = rules
     let functions = program.functions
     let decoded = try InstructionTable.decode(program, jobs: jobs)
 
@@ -102,6 +106,9 @@ public final class ControlFlowGraph: Sendable {
     for (i, p) in staticKeys.paths { alts[i, default: []] += p }
     for (i, p) in exceptions.paths { alts[i, default: []] += p }
     for (i, p) in jumpTables.paths { alts[i, default: []] += p }
+    if rules.alternativesLastAddedFirst {
+      for (i, p) in alts { alts[i] = p.reversed() }
+    }
 
     self.table = table
     self.type = type

@@ -159,8 +159,15 @@ public final class Validator {
       if g.alternatives.group[i] >= 0,
         let conflict = flattening.record(cfi[i], at: i, group: Int(g.alternatives.group[i]), table: t)
       {
-        warn(i, "stack layout conflict in alternatives",
-             related: [Diagnostic.Related(role: "state first recorded by", place: g.place(conflict))])
+        let first = Diagnostic.Related(role: "state first recorded by", place: g.place(conflict))
+        if g.rules.conflictReportedAtSite {
+          let group = g.alternatives.groups[Int(g.alternatives.group[i])]
+          let site = g.alternatives.groups[group.original ?? Int(g.alternatives.group[i])].first
+          warn(site, "stack layout conflict in alternatives: \(g.offstr(i))",
+               related: [Diagnostic.Related(role: "streams disagree at", place: g.place(i)), first])
+        } else {
+          warn(i, "stack layout conflict in alternatives", related: [first])
+        }
         return true
       }
 

@@ -97,10 +97,18 @@ struct CheckTests {
   func conflict(_ generation: KernelGeneration, _ reversed: Bool) throws {
     let path = try module("seed000b.S", generation: generation, Seed000.conflictingStreams(reversed: reversed))
     let (v, _) = try validate(path, generation: generation)
-    let places = Self.conflictPlaces(reversed: reversed)
-    #expect(v.diagnostics.map(\.objtoolText) == ["\(places.reported): stack layout conflict in alternatives"])
-    // The diagnostic names the instruction of the other stream that recorded the state first.
-    #expect(v.diagnostics.first?.related.map(\.place.text) == [places.first])
+    if generation == .v6_1 {
+      let places = Self.conflictPlaces(reversed: reversed)
+      #expect(v.diagnostics.map(\.objtoolText) == ["\(places.reported): stack layout conflict in alternatives"])
+      // The diagnostic names the instruction of the other stream that recorded the state first.
+      #expect(v.diagnostics.first?.related.map(\.place.text) == [places.first])
+    } else {
+      // objtool 6.12 validates the last entry's stream first and reports at the site.
+      let places = Self.conflictPlaces(reversed: !reversed)
+      #expect(v.diagnostics.map(\.objtoolText)
+        == ["f+0x0: stack layout conflict in alternatives: \(places.reported)"])
+      #expect(v.diagnostics.first?.related.map(\.place.text) == [places.reported, places.first])
+    }
   }
 
   /// objtool 6.1 gives each `.altinstructions` entry of a site its own CFI array and
@@ -396,5 +404,69 @@ struct LinkOptionTests {
       outputs.append(try Data(contentsOf: URL(fileURLWithPath: copy)))
     }
     #expect(outputs[0] == outputs[1])
+  }
+}
+
+@Suite("The generation policy on plain 6.12 objects (seed 000, no vermagic, no .orc_header)")
+struct PlainObjectGenerationTests {
+  /// Seed 000's scenario assembled with 14-byte `alt_instr` entries and nothing else that names a generation.
+  static func plain(_ name: String, _ body: String) throws -> String {
+    try Fixtures.assemble(name, source: "ALT_GEN = 612\n.include \"seed000.inc\"\n" + body)
+  }
+
+  static let scenarios: [(String, String)] = [
+    ("seed000a.S", Seed000.threeStreams(reversed: false)), ("seed000b.S", Seed000.conflictingStreams(reversed: false)),
+    ("seed000b-reversed.S", Seed000.conflictingStreams(reversed: true)),
+  ]
+
+  @Test("the flag, kbuild's VERSION/PATCHLEVEL, or the layout alone: objtool 6.12's ORC and warnings",
+        .enabled(if: Corpus.current != nil), arguments: 0..<3)
+  func sameAsObjtool612(_ k: Int) throws {
+    let corpus = try #require(Corpus.current)
+    let (name, body) = Self.scenarios[k]
+    let path = try Self.plain(name, body)
+    let env = ["SRCARCH": "x86"]
+    func copy(_ suffix: String) throws -> String {
+      let c = path + suffix
+      try FileManager.default.copyItem(atPath: path, toPath: c)
+      return c
+    }
+    let theirs = try copy(".objtool.o")
+    let o = try Fixtures.run(corpus.objtool612, ["--orc", "--module", "--link", theirs], environment: env)
+    let expectedDump = try Fixtures.run(corpus.objtool612, ["--dump=orc", theirs], environment: env).stdout
+    #expect(!expectedDump.isEmpty)
+    let runs: [(String, [String], [String: String])] = [
+      ("flag", ["--generation", "6.12"], [:]), ("env", [], ["VERSION": "6", "PATCHLEVEL": "12"]), ("layout", [], [:]),
+    ]
+    for (label, flags, environment) in runs {
+      let ours = try copy(".\(label).o")
+      let m = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link"] + flags + [ours],
+                               environment: environment)
+      #expect(m.status == 0, "\(label)")
+      #expect(m.stderr.replacingOccurrences(of: ours, with: "X") == o.stderr.replacingOccurrences(of: theirs, with: "X"),
+              "\(name) \(label)")
+      #expect(try Fixtures.run(corpus.objtool612, ["--dump=orc", ours], environment: env).stdout == expectedDump,
+              "\(name) \(label)")
+    }
+  }
+
+  @Test("kbuild's environment decides over the layout; the flag over both")
+  func precedence() throws {
+    let path = try Self.plain("seed000a.S", Seed000.threeStreams(reversed: false))
+    // VERSION=6 PATCHLEVEL=1 reads the 14-byte entries as 12-byte ones: the size does not divide.
+    let env61 = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", path],
+                                 environment: ["VERSION": "6", "PATCHLEVEL": "1"])
+    #expect(env61.status == 1 && env61.stderr.contains("bad .altinstructions section size 28 (not a multiple of 12)"))
+    let flag = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", "--generation", "6.12", path],
+                                environment: ["VERSION": "6", "PATCHLEVEL": "1"])
+    #expect(flag.status == 0 && flag.stderr.isEmpty)
+  }
+
+  @Test("nothing tells the generation: one line that names the flag, exit 1")
+  func unknown() throws {
+    let path = try Fixtures.assemble("plain.S", source: ".text\n.globl f\n.type f, @function\nf: ret\n.size f, . - f\n")
+    let r = try Fixtures.run(Fixtures.orctool, ["--orc", path])
+    #expect(r.status == 1)
+    #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("use --generation 6.1 or 6.12"))
   }
 }
