@@ -1,4 +1,5 @@
 import ELF
+import Kernel
 import ORC
 import Program
 import X86
@@ -72,7 +73,11 @@ extension Validator {
       for (r, rg) in g.alternatives.groups.enumerated() where rg.original == gi {
         n += 1
         var label = "replacement \(n)"
-        if let e = g.alternatives.entry[r] { label += " (feature \(e.feature)\(e.inverted ? ", inverted" : ""))" }
+        if let e = g.alternatives.entry[r] {
+          // The feature's name in the file's generation (`X86_FEATURE_ERMS`), its number when it has none.
+          let name = e.cpuFeature.name(in: g.generation) ?? "feature \(e.feature)"
+          label += " (\(name)\(e.inverted ? ", inverted" : ""))"
+        }
         streams.append(.init(label: label, steps: steps(rg)))
       }
       var byOffset: [Int: (states: [String], streams: [String])] = [:]
