@@ -222,6 +222,8 @@ struct AlternativesViewTests {
     #expect(r.status == 0)
     let lines = r.stdout.split(separator: "\n").map(String.init)
     #expect(lines.first == "f+0x1: alternative site, 6 bytes, 2 replacement streams")
+    // Features by their names in the file's generation (8*32+16, 8*32+17 in 6.1's cpufeatures.h).
+    #expect(lines.contains("  replacement 1 (X86_FEATURE_XENPV):") && lines.contains("  replacement 2 (X86_FEATURE_EPT_AD):"))
     #expect(lines.contains { $0.contains("pop %rax") && $0.hasSuffix("sp:sp+24 bp:(und)") })
     #expect(lines.contains { $0.contains("(fake nop, 4 bytes)") && $0.hasSuffix("sp:sp+16 bp:(und)") })
     #expect(!r.stdout.contains("conflict"))
