@@ -1,3 +1,4 @@
+import ELF
 import Foundation
 import TestSupport
 import Testing
@@ -157,5 +158,37 @@ struct DumpTests {
     let missing = try Fixtures.run(Fixtures.orctool, arguments + ["--task", "999999"], timeout: 300)
     #expect(missing.status == 1 && missing.stdout.isEmpty)
     #expect(missing.stderr == "orctool: \(core): error: no task with PID 999999\n")
+  }
+
+  @Test("a vmlinux whose .BTF lacks struct inactive_task_frame: one line of error naming it, exit status 1")
+  func missingTaskFrame() throws {
+    let dir = try #require(dumpDirectory)
+    let vmlinux = try #require(Corpus.current?.vmlinux61)
+    let work = try Fixtures.temporaryDirectory()
+    // Without its debug info (which the unwinder does not read) the copy is 80 MB, not 590.
+    let stripped = work.appendingPathComponent("vmlinux").path
+    let strip = try Fixtures.run("objcopy", ["--strip-debug", vmlinux, stripped], timeout: 120)
+    try #require(strip.status == 0, "objcopy: \(strip.stderr)")
+    let fine = try Fixtures.run(Fixtures.orctool, ["unwind", "--vmlinux", stripped, "--core", dir + "/vmcore", "--task", "2"],
+                                timeout: 300)
+    #expect(fine.status == 0 && fine.stdout.hasPrefix("task 2 kthreadd\n#0 "), "\(fine.stderr)")
+
+    // Rename the struct in the .BTF string table: inactive_task_frame -> inactive_task_framX.
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: stripped)))
+    let btf = try #require(try ELFFile(path: stripped).section(named: ".BTF"))
+    func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+    let header = Int(btf.offset)
+    let strings = header + u32(header + 4) + u32(header + 16)  // hdr_len + str_off
+    let name = Array("\0inactive_task_frame\0".utf8)
+    let found = bytes[strings..<(strings + u32(header + 20))].ranges(of: name)
+    try #require(found.count == 1, "\(found.count) strings inactive_task_frame in .BTF")
+    bytes[found[0].upperBound - 2] = UInt8(ascii: "X")
+    let broken = work.appendingPathComponent("vmlinux-no-frame").path
+    try Data(bytes).write(to: URL(fileURLWithPath: broken))
+
+    let r = try Fixtures.run(Fixtures.orctool, ["unwind", "--vmlinux", broken, "--core", dir + "/vmcore"], timeout: 300)
+    #expect(r.status == 1 && r.stdout.isEmpty)
+    #expect(r.stderr
+            == "orctool: \(broken): error: .BTF has no struct inactive_task_frame (at offset 0x\(String(btf.offset, radix: 16)))\n")
   }
 }
