@@ -247,6 +247,7 @@ struct HostileInputTests {
     let corpus = try #require(Corpus.current)
     let module = try #require(Corpus.modules(under: corpus.modules61).first { $0.hasSuffix("/xfs.ko") })
     let dir = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }  // 16 copies of a 3 MB module
     let stripped = dir.appendingPathComponent("s.ko").path
     let strip = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
                                              "--remove-section=.rela.orc_unwind_ip", module, stripped])

@@ -165,6 +165,7 @@ struct DumpTests {
     let dir = try #require(dumpDirectory)
     let vmlinux = try #require(Corpus.current?.vmlinux61)
     let work = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: work) }  // two copies of 80 MB
     // Without its debug info (which the unwinder does not read) the copy is 80 MB, not 590.
     let stripped = work.appendingPathComponent("vmlinux").path
     let strip = try Fixtures.run("objcopy", ["--strip-debug", vmlinux, stripped], timeout: 120)
