@@ -1,7 +1,7 @@
 # OrcTool. Quick start: `make demo`, `make test` (each installs what it needs first).
 SWIFT ?= swift
 
-.PHONY: all deps build demo test corpus corpus-all dump unwind-check compare compare-check bench figures format clean
+.PHONY: all deps build demo test corpus corpus-all dump unwind-check compare compare-check bench figures format lint clean
 
 all: build
 
@@ -48,8 +48,16 @@ figures: deps
 	@bash scripts/livepatch-figures.sh
 	@bash scripts/special-figures.sh
 
+# Both read .swift-format (the toolchain's swift-format): 2-space indent, lines
+# up to 120, and off the rules that fight the code's deliberate style:
+# DoNotUseSemicolons (byte writers put a record's fields on one line),
+# OnlyOneTrailingClosureArgument (a case list's `add(name, { kind }) { mutate }`),
+# AlwaysUseLowerCamelCase (kernel and ELF names: x86_64, v6_1).
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
 clean:
 	rm -rf .build

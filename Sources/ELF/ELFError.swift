@@ -36,6 +36,12 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
     case badSectionSize(section: String, size: UInt64, entrySize: UInt64)
     /// A section that is needed and absent.
     case missingSection(String)
+    /// A struct (`member` nil) or a member of one (`thread.sp`) that the
+    /// kernel's `.BTF` does not describe: a layout the tool needs and does not guess.
+    case missingBTF(structure: String, member: String?)
+    /// A `VMCOREINFO` key (`KERNELOFFSET`, `NUMBER(phys_base)`) that a dump
+    /// lacks, or the whole note when `hasNote` is false: a value the tool does not guess.
+    case missingVMCOREINFO(key: String, hasNote: Bool)
     /// Anything else, in words.
     case malformed(String)
     /// A condition objtool stops on, with objtool's words and place (`func+0xoff`).
@@ -86,6 +92,11 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
     case .badSectionSize(let name, let size, let entrySize):
       return "bad \(name) section size \(size) (not a multiple of \(entrySize))"
     case .missingSection(let name): return "missing section \(name)"
+    case .missingBTF(let structure, nil): return ".BTF has no struct \(structure)"
+    case .missingBTF(let structure, let member?): return ".BTF has no member \(member) in struct \(structure)"
+    case .missingVMCOREINFO(let key, true): return "VMCOREINFO has no \(key)"
+    case .missingVMCOREINFO(let key, false):
+      return "no VMCOREINFO note, which gives \(key) (the guest publishes it with QEMU's -device vmcoreinfo and the qemu_fw_cfg module)"
     case .malformed(let text): return text
     case .objtool(let place, let message): return place.isEmpty ? message : "\(place): \(message)"
     case .unknownGeneration:

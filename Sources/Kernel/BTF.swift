@@ -78,6 +78,8 @@ public final class BTF: Sendable {
   let firstID: Int
   let stringBase: Int
   let path: String
+  /// The file offset of the BTF header (the `.BTF` section's start), for errors.
+  let fileOffset: UInt64
   /// Keeps the mapped bytes alive as long as the views into them.
   let owner: (any Sendable)?
 
@@ -112,6 +114,7 @@ public final class BTF: Sendable {
     self.typeData = types
     self.strings = strings
     self.path = path
+    self.fileOffset = data.fileOffset
     self.firstID = base.map { $0.firstID + $0.types.count } ?? 1
     self.stringBase = base.map { $0.stringBase + $0.strings.count } ?? 0
     var records: [TypeRecord] = []
@@ -237,6 +240,22 @@ extension BTF {
   /// The size in bytes of struct `name`.
   public func size(of name: String) -> Int? {
     find(name, kind: .structure).flatMap { type($0) }.map { Int($0.sizeOrType) }
+  }
+
+  /// `offset(of:in:)`, or an error that names the struct or the member `.BTF`
+  /// does not describe (at the offset of the `.BTF` header).
+  public func requireOffset(of path: String, in name: String) throws(ELFError) -> Int {
+    if let offset = offset(of: path, in: name) { return offset }
+    let structure = find(name, kind: .structure) == nil
+    throw ELFError(.missingBTF(structure: name, member: structure ? nil : path), path: self.path, offset: fileOffset)
+  }
+
+  /// `size(of:)`, or an error that names the struct `.BTF` does not describe.
+  public func requireSize(of name: String) throws(ELFError) -> Int {
+    guard let size = size(of: name) else {
+      throw ELFError(.missingBTF(structure: name, member: nil), path: path, offset: fileOffset)
+    }
+    return size
   }
 
   func memberOffset(_ name: String, in id: Int) -> (bits: Int, type: Int)? {

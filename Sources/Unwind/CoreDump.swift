@@ -25,6 +25,8 @@ public final class CoreDump: Sendable {
   let segments: [ProgramHeader]
   /// The `VMCOREINFO` keys and values (`SYMBOL(init_top_pgt)`, `NUMBER(phys_base)`, `KERNELOFFSET`, …).
   public let vmcoreinfo: [String: String]
+  /// The file offset of the `VMCOREINFO` note's text, when there is one.
+  public let vmcoreinfoOffset: UInt64?
   /// Registers per CPU, in note order (CPU 0 first).
   public let cpus: [Registers]
 
@@ -40,9 +42,11 @@ public final class CoreDump: Sendable {
     segments = try file.programHeaders().filter { $0.type == ProgramHeader.load && $0.fileSize > 0 }
       .sorted { $0.physicalAddress < $1.physicalAddress }
     var info: [String: String] = [:]
+    var infoOffset: UInt64? = nil
     var cpus: [Registers] = []
     for note in try file.notes() {
       if note.name == "VMCOREINFO" {
+        infoOffset = note.descriptor.fileOffset
         let text = String(decoding: note.descriptor.bytes.prefix { $0 != 0 }, as: UTF8.self)
         for line in text.split(separator: "\n") {
           if let eq = line.firstIndex(of: "=") { info[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
@@ -53,6 +57,7 @@ public final class CoreDump: Sendable {
       }
     }
     vmcoreinfo = info
+    vmcoreinfoOffset = infoOffset
     self.cpus = cpus
   }
 
@@ -70,5 +75,17 @@ public final class CoreDump: Sendable {
   public func vmcoreNumber(_ key: String, hex: Bool) -> UInt64? {
     guard let v = vmcoreinfo[key] else { return nil }
     return hex ? UInt64(v, radix: 16) : (UInt64(v) ?? Int64(v).map { UInt64(bitPattern: $0) })
+  }
+
+  /// `vmcoreNumber(key, hex:)`, or an error naming the key (or the note) the dump lacks.
+  public func requireVMCOREINFO(_ key: String, hex: Bool) throws(ELFError) -> UInt64 {
+    if let value = vmcoreNumber(key, hex: hex) { return value }
+    guard let offset = vmcoreinfoOffset else {
+      throw ELFError(.missingVMCOREINFO(key: key, hasNote: false), path: file.path, offset: 0)
+    }
+    if let text = vmcoreinfo[key] {
+      throw ELFError(.malformed("VMCOREINFO \(key)=\(text) is not a number"), path: file.path, offset: offset)
+    }
+    throw ELFError(.missingVMCOREINFO(key: key, hasNote: true), path: file.path, offset: offset)
   }
 }

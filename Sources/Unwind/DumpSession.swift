@@ -26,15 +26,16 @@ public struct DumpSession: Sendable {
   public let unwinder: Unwinder
   public let functions: FunctionTable
   public let tasks: KernelTasks
-  let frameSize: UInt64
-  let frameBP: UInt64
-  let frameRet: UInt64
+  /// Where a sleeping task's trace starts (`task->thread.sp` points at one).
+  public let taskFrame: InactiveTaskFrame
   /// Code symbols that are not `STT_FUNC` (`ret_from_fork`, entry code), by address, as kallsyms has them.
   let codeLabels: [(address: UInt64, name: String)]
 
   /// Opens `vmlinux` (with symbols, `.BTF` and ORC) and the QEMU dump `core`;
   /// `policy` decides the ORC layout (by default from the vmlinux alone:
-  /// its `linux_banner`, `.orc_header` or layout).
+  /// its `linux_banner`, `.orc_header` or layout). What the tool cannot know is
+  /// not guessed: a `.BTF` without a layout it needs, a dump without the
+  /// `VMCOREINFO` keys it needs are each an error that names it.
   public init(vmlinux path: String, core: String,
               generation policy: GenerationPolicy = GenerationPolicy(forced: nil, environment: [:])) throws(ELFError) {
     vmlinux = try ELFFile(path: path)
@@ -53,7 +54,7 @@ public struct DumpSession: Sendable {
       if symbols[name] == nil { symbols[name] = s.value }
     }
     // KASLR: VMCOREINFO's KERNELOFFSET shifts every vmlinux address (0 with nokaslr).
-    let slide = dump.vmcoreNumber("KERNELOFFSET", hex: true) ?? 0
+    let slide = try dump.requireVMCOREINFO("KERNELOFFSET", hex: true)
     for (k, v) in symbols { symbols[k] = v &+ slide }
     memory = try KernelMemory(dump: dump, initTopPgt: symbols["init_top_pgt"])
     let text = vmlinux.sections.filter { $0.flags.contains(.execInstr) && $0.flags.contains(.alloc) && $0.size > 0 }
@@ -71,10 +72,8 @@ public struct DumpSession: Sendable {
     }
     codeLabels = labels.sorted { $0.0 < $1.0 }
     let btf = try BTF(file: vmlinux)
+    taskFrame = try InactiveTaskFrame(btf: btf)
     tasks = try KernelTasks(symbols: symbols, btf: btf, memory: memory, cpus: dump.cpus.count)
-    frameSize = UInt64(btf.size(of: "inactive_task_frame") ?? 56)
-    frameBP = UInt64(btf.offset(of: "bp", in: "inactive_task_frame") ?? 40)
-    frameRet = UInt64(btf.offset(of: "ret_addr", in: "inactive_task_frame") ?? 48)
   }
 
   /// The trace of `task`: from its CPU's registers when it was running,
@@ -98,11 +97,11 @@ public struct DumpSession: Sendable {
         stacks: stacks, memory: memory)
     } else {
       let frame = task.threadSP
-      guard let ret = memory.u64(frame + frameRet), let bp = memory.u64(frame + frameBP) else {
+      guard let ret = memory.u64(frame + taskFrame.returnAddress), let bp = memory.u64(frame + taskFrame.bp) else {
         return TaskTrace(pid: task.pid, comm: task.comm, cpu: nil, frames: [], addresses: [], reliable: false,
                          verdict: "unreliable: can't read the task's switch frame at 0x\(String(frame, radix: 16))")
       }
-      trace = unwinder.unwind(ip: ret, sp: frame + frameSize, bp: bp, signal: false, stacks: stacks, memory: memory)
+      trace = unwinder.unwind(ip: ret, sp: frame + taskFrame.size, bp: bp, signal: false, stacks: stacks, memory: memory)
     }
     return TaskTrace(pid: task.pid, comm: task.comm, cpu: task.cpu, frames: trace.frames.map(symbolize),
                      addresses: trace.frames.map(\.ip), reliable: trace.end.isReliable,

@@ -14,10 +14,11 @@ public final class KernelMemory: @unchecked Sendable {
   static let addressMask: UInt64 = 0x000f_ffff_ffff_f000
 
   /// Memory of `dump`; `initTopPgt` (the virtual address of `init_top_pgt`) is
-  /// taken from VMCOREINFO when present.
+  /// taken from VMCOREINFO when present. `phys_base` (where the kernel image
+  /// was loaded) must be in VMCOREINFO: it is not guessed.
   public init(dump: CoreDump, initTopPgt: UInt64?) throws(ELFError) {
     self.dump = dump
-    let physBase = dump.vmcoreNumber("NUMBER(phys_base)", hex: false) ?? 0
+    let physBase = try dump.requireVMCOREINFO("NUMBER(phys_base)", hex: false)
     guard let pgt = dump.vmcoreNumber("SYMBOL(init_top_pgt)", hex: true) ?? initTopPgt else {
       throw ELFError(.malformed("no init_top_pgt in VMCOREINFO or the vmlinux symbols"), path: dump.file.path,
                      offset: 0)

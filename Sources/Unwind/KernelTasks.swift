@@ -33,33 +33,50 @@ public struct KernelTasks: Sendable {
                                                 "init_top_pgt"]
 
   /// Reads every task through `memory`; `symbols` holds the addresses of `symbolNames`.
+  /// A structure layout `.BTF` lacks, or a per-CPU value the dump lacks, is an error, not a guess.
   public init(symbols: [String: UInt64], btf: BTF, memory: KernelMemory, cpus: Int) throws(ELFError) {
-    func need(_ v: Int?, _ what: String) throws(ELFError) -> UInt64 {
-      guard let v else { throw ELFError(.malformed("BTF has no \(what)"), path: memory.dump.file.path, offset: 0) }
-      return UInt64(v)
+    func offset(_ path: String, in structure: String) throws(ELFError) -> UInt64 {
+      UInt64(try btf.requireOffset(of: path, in: structure))
     }
-    guard let initTask = symbols["init_task"] else {
-      throw ELFError(.malformed("the vmlinux has no init_task symbol"), path: memory.dump.file.path, offset: 0)
+    func symbol(_ name: String) throws(ELFError) -> UInt64 {
+      guard let address = symbols[name] else {
+        throw ELFError(.malformed("the vmlinux has no \(name) symbol"), path: memory.dump.file.path, offset: 0)
+      }
+      return address
     }
-    let tasksOff = try need(btf.offset(of: "tasks", in: "task_struct"), "task_struct.tasks")
-    let pidOff = try need(btf.offset(of: "pid", in: "task_struct"), "task_struct.pid")
-    let commOff = try need(btf.offset(of: "comm", in: "task_struct"), "task_struct.comm")
-    let stackOff = try need(btf.offset(of: "stack", in: "task_struct"), "task_struct.stack")
-    let spOff = try need(btf.offset(of: "thread.sp", in: "task_struct"), "task_struct.thread.sp")
-    let signalOff = try need(btf.offset(of: "signal", in: "task_struct"), "task_struct.signal")
-    let threadNodeOff = try need(btf.offset(of: "thread_node", in: "task_struct"), "task_struct.thread_node")
-    let threadHeadOff = try need(btf.offset(of: "thread_head", in: "signal_struct"), "signal_struct.thread_head")
-    let currOff = btf.offset(of: "curr", in: "rq")
+    func read(_ address: UInt64, _ what: String) throws(ELFError) -> UInt64 {
+      guard let value = memory.u64(address) else {
+        throw ELFError(.malformed("the dump has no memory at \(what) (0x\(String(address, radix: 16)))"),
+                       path: memory.dump.file.path, offset: 0)
+      }
+      return value
+    }
+    let initTask = try symbol("init_task")
+    let tasksOff = try offset("tasks", in: "task_struct")
+    let pidOff = try offset("pid", in: "task_struct")
+    let commOff = try offset("comm", in: "task_struct")
+    let stackOff = try offset("stack", in: "task_struct")
+    let spOff = try offset("thread.sp", in: "task_struct")
+    let signalOff = try offset("signal", in: "task_struct")
+    let threadNodeOff = try offset("thread_node", in: "task_struct")
+    let threadHeadOff = try offset("thread_head", in: "signal_struct")
+    let currOff = try offset("curr", in: "rq")
+    let runqueues = try symbol("runqueues")
 
-    // Which task each CPU runs.
+    // Which task each CPU runs, and where its hardirq stack is.
     var running: [UInt64: Int] = [:]
     var irqTops: [UInt64] = []
     for cpu in 0..<cpus {
-      let perCPU = symbols["__per_cpu_offset"].flatMap { memory.u64($0 + UInt64(cpu * 8)) } ?? 0
-      if let rq = symbols["runqueues"], let currOff, let curr = memory.u64(rq &+ perCPU &+ UInt64(currOff)) {
-        running[curr] = cpu
+      // Without CONFIG_SMP there is no __per_cpu_offset: per-CPU variables are at their own addresses.
+      let perCPU = try symbols["__per_cpu_offset"].map { a throws(ELFError) in
+        try read(a + UInt64(cpu * 8), "__per_cpu_offset[\(cpu)]")
+      } ?? 0
+      running[try read(runqueues &+ perCPU &+ currOff, "runqueues.curr of CPU \(cpu)")] = cpu
+      // hardirq_stack_ptr is a per-CPU variable up to 6.1 (a member of pcpu_hot since 6.2, not read
+      // here): without it, a trace that enters the hardirq stack ends there, unreliable.
+      if let h = symbols["hardirq_stack_ptr"] {
+        irqTops.append(try read(h &+ perCPU, "hardirq_stack_ptr of CPU \(cpu)") &+ 8)
       }
-      if let h = symbols["hardirq_stack_ptr"], let top = memory.u64(h &+ perCPU) { irqTops.append(top &+ 8) }
     }
     irqStackTops = irqTops
 

@@ -4,8 +4,6 @@ import Testing
 
 @Suite("orctool command line")
 struct CLITests {
-  static let cases: [MalformedCase] = (try? MalformedInputs.cases()) ?? []
-
   func write(_ c: MalformedCase) throws -> String {
     let dir = try Fixtures.temporaryDirectory()
     let path = dir.appendingPathComponent("bad.o").path
@@ -26,14 +24,25 @@ struct CLITests {
     #expect(r.status == 1)
   }
 
-  @Test("elf info: each malformed file gives one line on stderr and exit status 1", arguments: cases)
+  @Test("the malformed-input cases build, all of them, with distinct names")
+  func casesBuild() throws {
+    // Building the cases must not fail quietly: a parameterised test over zero cases passes.
+    let cases = try MalformedInputs.cases()
+    #expect(cases.count == MalformedInputs.expectedCount, "\(cases.map(\.name))")
+    #expect(cases.filter(\.affectsDump).count == MalformedInputs.expectedDumpCount)
+    #expect(Set(cases.map(\.name)).count == cases.count)
+  }
+
+  // The arguments are built when the test runs: an error building them fails the test.
+  @Test("elf info: each malformed file gives one line on stderr and exit status 1",
+        arguments: try MalformedInputs.cases())
   func elfInfo(_ c: MalformedCase) throws {
     let path = try write(c)
     expectOneLineError(try Fixtures.run(Fixtures.orctool, ["elf", "info", path]), path: path, offset: c.offset)
   }
 
   @Test("--dump=orc: each malformed file it reads gives one line and exit status 1",
-        arguments: cases.filter(\.affectsDump))
+        arguments: try MalformedInputs.cases().filter(\.affectsDump))
   func dumpORC(_ c: MalformedCase) throws {
     let path = try write(c)
     expectOneLineError(try Fixtures.run(Fixtures.orctool, ["--dump=orc", path]), path: path, offset: c.offset)

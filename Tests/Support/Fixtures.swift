@@ -34,14 +34,23 @@ public enum Fixtures {
 
   /// The result of running a program.
   public struct RunResult: Sendable {
+    /// The exit status, or the signal number when `signaled`.
     public var status: Int32
+    /// Whether a signal ended the program (a Swift trap is SIGILL or SIGTRAP) rather than `exit`.
+    public var signaled: Bool
+    /// Wall-clock seconds from start to exit.
+    public var seconds: Double
+    /// Whether the program was still running after the `timeout` given to `run` and was killed (SIGKILL).
+    public var timedOut: Bool
     public var stdout: String
     public var stderr: String
     public var stdoutData: Data
   }
 
-  /// Runs `program` (looked up on PATH unless it contains a slash) with `arguments`.
-  public static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+  /// Runs `program` (looked up on PATH unless it contains a slash) with `arguments`;
+  /// after `timeout` seconds, if given, the program is killed and the result says so.
+  public static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:],
+                         timeout: Double? = nil) throws -> RunResult {
     let p = Process()
     if program.contains("/") {
       p.executableURL = URL(fileURLWithPath: program)
@@ -57,7 +66,15 @@ public enum Fixtures {
     let err = Pipe()
     p.standardOutput = out
     p.standardError = err
+    let start = Date()
     try p.run()
+    let pid = p.processIdentifier
+    nonisolated(unsafe) var timedOut = false
+    let killer = DispatchWorkItem {
+      timedOut = true
+      kill(pid, SIGKILL)
+    }
+    if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer) }
     // Read both pipes concurrently so neither fills and blocks the child.
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
@@ -69,7 +86,10 @@ public enum Fixtures {
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
-    return RunResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+    killer.cancel()
+    return RunResult(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+                     seconds: Date().timeIntervalSince(start), timedOut: timedOut,
+                     stdout: String(decoding: outData, as: UTF8.self),
                      stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData)
   }
 

@@ -29,6 +29,12 @@ extension [UInt8] {
 }
 
 public enum MalformedInputs {
+  /// How many cases `cases()` builds: the tests parameterised over them check
+  /// this, so a builder that stops early or builds nothing cannot pass unseen.
+  public static let expectedCount = 26
+  /// How many of them `--dump=orc` reads (`affectsDump`).
+  public static let expectedDumpCount = 24
+
   /// Every case, built from `Fixtures/minimal.S`.
   public static func cases() throws -> [MalformedCase] {
     let path = try Fixtures.assemble("minimal.S")

@@ -9,6 +9,8 @@ import Unwind
 struct CoreBuilder {
   var memory = [UInt8](repeating: 0, count: 0x10000)
   var vmcoreinfo = ""
+  /// Whether the core has a VMCOREINFO note at all.
+  var hasVMCOREINFO = true
   var rip: UInt64 = 0
 
   mutating func put(_ value: UInt64, at physical: Int) {
@@ -32,7 +34,7 @@ struct CoreBuilder {
     }
     var prstatus = [UInt8](repeating: 0, count: 336)
     for i in 0..<8 { prstatus[112 + 16 * 8 + i] = UInt8((rip >> (8 * UInt64(i))) & 0xff) }
-    let notes = note("CORE", 1, prstatus) + note("VMCOREINFO", 0, Array(vmcoreinfo.utf8))
+    let notes = note("CORE", 1, prstatus) + (hasVMCOREINFO ? note("VMCOREINFO", 0, Array(vmcoreinfo.utf8)) : [])
     let notesOffset = 64 + 2 * 56
     let memoryOffset = notesOffset + notes.count
     // ELF header
@@ -91,6 +93,36 @@ struct CoreDumpTests {
     #expect(memory.u64(0xffff_8880_0000_5008) == 0xfeed_face_cafe_beef)
     #expect(memory.u64(0xffff_c900_0000_1000) == nil)
     #expect(memory.u64(0xffff_8880_0002_0000) == nil, "mapped but past the dumped memory")
+  }
+
+  @Test("a VMCOREINFO without phys_base, or no VMCOREINFO at all, is an error naming what is missing")
+  func missingVMCOREINFO() throws {
+    var c = build()
+    c.vmcoreinfo = "OSRELEASE=6.1.0-test\nSYMBOL(init_top_pgt)=ffffffff80001000\nKERNELOFFSET=0\n"
+    let path = try write(c.bytes())
+    let dump = try CoreDump(path: path)
+    let noteOffset = try #require(dump.vmcoreinfoOffset)
+    #expect(throws: ELFError(.missingVMCOREINFO(key: "NUMBER(phys_base)", hasNote: true), path: path, offset: noteOffset)) {
+      try KernelMemory(dump: dump, initTopPgt: nil)
+    }
+    c.hasVMCOREINFO = false
+    let bare = try write(c.bytes())
+    #expect(throws: ELFError(.missingVMCOREINFO(key: "NUMBER(phys_base)", hasNote: false), path: bare, offset: 0)) {
+      try KernelMemory(dump: try CoreDump(path: bare), initTopPgt: 0xffff_ffff_8000_1000)
+    }
+  }
+
+  @Test("orctool unwind: a dump without KERNELOFFSET is one line of error naming it, exit status 1",
+        .enabled(if: Corpus.current?.vmlinux61 != nil || Corpus.required))
+  func missingKernelOffset() throws {
+    var c = build()
+    c.vmcoreinfo = "OSRELEASE=6.1.0-test\nSYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=0\n"
+    let path = try write(c.bytes())
+    let offset = try #require(try CoreDump(path: path).vmcoreinfoOffset)
+    let vmlinux = try #require(Corpus.current?.vmlinux61)
+    let r = try Fixtures.run(Fixtures.orctool, ["unwind", "--vmlinux", vmlinux, "--core", path], timeout: 120)
+    #expect(r.status == 1 && r.stdout.isEmpty)
+    #expect(r.stderr == "orctool: \(path): error: VMCOREINFO has no KERNELOFFSET (at offset 0x\(String(offset, radix: 16)))\n")
   }
 
   @Test("a file that is not a core is refused with a typed error")
