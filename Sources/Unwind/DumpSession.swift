@@ -119,12 +119,7 @@ public struct DumpSession: Sendable {
       return "\(f.name)+0x\(String(frame.ip &- f.value, radix: 16))/0x\(String(f.size, radix: 16))"
     }
     // Code without a function symbol: the nearest preceding label, sized to the next one.
-    var lo = 0
-    var hi = codeLabels.count
-    while lo < hi {
-      let mid = (lo + hi) / 2
-      if codeLabels[mid].address <= lookupAddress { lo = mid + 1 } else { hi = mid }
-    }
+    let lo = codeLabels.partitioningIndex { $0.address > lookupAddress }
     guard lo > 0 else { return "0x" + String(frame.ip, radix: 16) }
     let label = codeLabels[lo - 1]
     var next = lo

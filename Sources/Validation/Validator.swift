@@ -102,19 +102,13 @@ public final class Validator {
       return true
     }
     let g = graph
-    let t = g.table
-    let functions = g.program.functions.functions
     var i = start
     var state = initial
     var lastID: Int32 = -1
     while true {
       let next = nextToValidate(i)
-      let insnFunc = Int(t.function[i])
-      if fn >= 0 && insnFunc >= 0 && fn != g.parent[insnFunc] {
-        if functions[fn].name.hasPrefix("__cfi_") || g.ignoreUnreachables { return false }
-        warn("\(functions[fn].name)() falls through to next function \(functions[insnFunc].name)()")
-        return true
-      }
+      let insnFunc = Int(g.table.function[i])
+      if fn >= 0 && insnFunc >= 0 && fn != g.parent[insnFunc] { return fallsThrough(fn, into: insnFunc) }
       if fn >= 0 && g.ignored[i] {
         warn(i, "BUG: why am I validating an ignored function?")
         return true
@@ -124,27 +118,7 @@ public final class Validator {
         return false
       }
       if g.isHint[i] {
-        if g.hints.restores.contains(i) {
-          // The state the matching UNWIND_HINT_SAVE recorded, earlier in this symbol.
-          var k = i - 1
-          var save: Int? = nil
-          while k >= 0 && t.section[k] == t.section[i] && t.function[k] == t.function[i] {
-            if g.hints.saves.contains(k) {
-              save = k
-              break
-            }
-            k -= 1
-          }
-          guard let save else {
-            warn(i, "no corresponding CFI save for CFI restore")
-            return true
-          }
-          guard visited[save] else {
-            warn(i, "objtool isn't smart enough to handle this CFI save/restore combo")
-            return true
-          }
-          cfi[i] = cfi[save]
-        }
+        if g.hints.restores.contains(i) && !restoreSavedState(i) { return true }
         state = states[Int(cfi[i])]
         lastID = cfi[i]
       } else if lastID >= 0 && states[Int(lastID)] == state {
@@ -156,20 +130,7 @@ public final class Validator {
       }
       visited[i] = true
 
-      if g.alternatives.group[i] >= 0,
-        let conflict = flattening.record(cfi[i], at: i, group: Int(g.alternatives.group[i]), table: t)
-      {
-        let first = Diagnostic.Related(role: "state first recorded by", place: g.place(conflict))
-        if g.rules.conflictReportedAtSite {
-          let group = g.alternatives.groups[Int(g.alternatives.group[i])]
-          let site = g.alternatives.groups[group.original ?? Int(g.alternatives.group[i])].first
-          warn(site, "stack layout conflict in alternatives: \(g.offstr(i))",
-               related: [Diagnostic.Related(role: "streams disagree at", place: g.place(i)), first])
-        } else {
-          warn(i, "stack layout conflict in alternatives", related: [first])
-        }
-        return true
-      }
+      if g.alternatives.group[i] >= 0 && propagateAlternativeCFI(i) { return true }
 
       if g.hasAlternatives[i] && !g.ignoreAlternatives.contains(i) {
         for alt in g.alts[i] ?? [] {
@@ -178,19 +139,7 @@ public final class Validator {
         if g.alternatives.skipOriginal.contains(i) { return false }
       }
 
-      for op in g.ops[i] {
-        if state.type == 1 || state.type == 2 {
-          state.applyToRegisterFrame(op)  // update_cfi_state_regs(): REGS and REGS_PARTIAL hints
-          continue
-        }
-        do {
-          try state.apply(op, inFunction: insnFunc >= 0, nextIsHint: next.map { g.isHint[$0] } ?? false,
-                          stackValidation: stackValidation)
-        } catch {
-          warn(i, error.message)
-          return true
-        }
-      }
+      if !g.ops[i].isEmpty && !applyStackOps(i, to: &state, inFunction: insnFunc >= 0, next: next) { return true }
 
       switch g.type[i] {
       case .return:
@@ -236,11 +185,92 @@ public final class Validator {
       if g.deadEnd[i] { return false }
       guard let n = next else {
         if state.cfa.base == CFIBase.undefined || g.ignoreUnreachables { return false }
-        warn("\(g.program.file.sections[Int(t.section[i])].name): unexpected end of section")
+        warn("\(g.program.file.sections[Int(g.table.section[i])].name): unexpected end of section")
         return true
       }
       i = n
     }
+  }
+
+  // The steps below are functions of their own, out of line, so that the frame of
+  // validate_branch() (one per nested branch, up to `maximumDepth`) stays small.
+
+  /// A path leaves its function for the next one: objtool's "falls through to next
+  /// function" (not for kCFI `__cfi_` preambles, nor in a file objtool stops reporting
+  /// unreachable code for); true when it is a warning.
+  @inline(never)
+  func fallsThrough(_ fn: Int, into next: Int) -> Bool {
+    let functions = graph.program.functions.functions
+    if functions[fn].name.hasPrefix("__cfi_") || graph.ignoreUnreachables { return false }
+    warn("\(functions[fn].name)() falls through to next function \(functions[next].name)()")
+    return true
+  }
+
+  /// `handle_insn_ops()`: applies instruction `i`'s stack operations to `state`;
+  /// false (after the warning) when one cannot be applied.
+  @inline(never)
+  func applyStackOps(_ i: Int, to state: inout CFIState, inFunction: Bool, next: Int?) -> Bool {
+    let g = graph
+    for op in g.ops[i] {
+      if state.type == 1 || state.type == 2 {
+        state.applyToRegisterFrame(op)  // update_cfi_state_regs(): REGS and REGS_PARTIAL hints
+        continue
+      }
+      do {
+        try state.apply(op, inFunction: inFunction, nextIsHint: next.map { g.isHint[$0] } ?? false,
+                        stackValidation: stackValidation)
+      } catch {
+        warn(i, error.message)
+        return false
+      }
+    }
+    return true
+  }
+
+  /// `propagate_alt_cfi()`: records instruction `i`'s state in its site's flattened
+  /// CFI; true (after the warning) when another stream brought a different state there.
+  @inline(never)
+  func propagateAlternativeCFI(_ i: Int) -> Bool {
+    let g = graph
+    let gi = Int(g.alternatives.group[i])
+    guard let conflict = flattening.record(cfi[i], at: i, group: gi, table: g.table) else { return false }
+    let first = Diagnostic.Related(role: "state first recorded by", place: g.place(conflict))
+    if g.rules.conflictReportedAtSite {
+      let group = g.alternatives.groups[gi]
+      let site = g.alternatives.groups[group.original ?? gi].first
+      warn(site, "stack layout conflict in alternatives: \(g.offstr(i))",
+           related: [Diagnostic.Related(role: "streams disagree at", place: g.place(i)), first])
+    } else {
+      warn(i, "stack layout conflict in alternatives", related: [first])
+    }
+    return true
+  }
+
+  /// `UNWIND_HINT_RESTORE`: the instruction takes the state the matching
+  /// `UNWIND_HINT_SAVE` recorded, earlier in its symbol; false (after the warning) when there is none.
+  @inline(never)
+  func restoreSavedState(_ i: Int) -> Bool {
+    let g = graph
+    let t = g.table
+    var k = i - 1
+    var save: Int? = nil
+    while k >= 0 && t.section[k] == t.section[i] && t.function[k] == t.function[i] {
+      if g.hints.saves.contains(k) {
+        save = k
+        break
+      }
+      k -= 1
+    }
+    guard let save else {
+      warn(i, "no corresponding CFI save for CFI restore")
+      return false
+    }
+    guard visited[save] else {
+      warn(i, "objtool isn't smart enough to handle this CFI save/restore combo")
+      return false
+    }
+    cfi[i] = cfi[save]
+    return true
   }
 
   /// `next_insn_to_validate()`: a replacement stream continues after its original.
