@@ -28,7 +28,7 @@ DUMP ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/dump
 dump: corpus
 	@test -f "$(DUMP)/vmcore" -a -f "$(DUMP)/drgn.txt" || bash scripts/qemu-dump.sh "$(DUMP)"
 
-test: build corpus dump
+test: build lint corpus dump
 	ORCTOOL_DUMP="$(DUMP)" ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
 
 compare: deps

@@ -48,7 +48,8 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "UnwindTests", dependencies: ["Unwind", "ORC", "Kernel", "ELF", "TestSupport"]),
-    .testTarget(name: "ValidationTests", dependencies: ["Validation", "Program", "ORC", "Kernel", "ELF", "TestSupport"]),
+    .testTarget(
+      name: "ValidationTests", dependencies: ["Validation", "Program", "ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "KernelTests", dependencies: ["Kernel", "ELF", "Program", "TestSupport"]),
   ]

@@ -80,7 +80,8 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
     case .badEntrySize(let what, let value, let expected):
       return "bad \(what) \(value) (expected \(expected))"
     case .sectionOutOfBounds(let index, let offset, let size, let fileSize):
-      return "section \(index) (offset 0x\(hex(offset)), size 0x\(hex(size))) extends past the end of the file (size 0x\(hex(fileSize)))"
+      return
+        "section \(index) (offset 0x\(hex(offset)), size 0x\(hex(size))) extends past the end of the file (size 0x\(hex(fileSize)))"
     case .badSectionIndex(let index): return "bad section index \(index)"
     case .badStringIndex(let index, let tableSize):
       return "string index \(index) is past the end of its table (size \(tableSize))"
@@ -96,7 +97,8 @@ public struct ELFError: Error, Sendable, Equatable, CustomStringConvertible {
     case .missingBTF(let structure, let member?): return ".BTF has no member \(member) in struct \(structure)"
     case .missingVMCOREINFO(let key, true): return "VMCOREINFO has no \(key)"
     case .missingVMCOREINFO(let key, false):
-      return "no VMCOREINFO note, which gives \(key) (the guest publishes it with QEMU's -device vmcoreinfo and the qemu_fw_cfg module)"
+      return
+        "no VMCOREINFO note, which gives \(key) (the guest publishes it with QEMU's -device vmcoreinfo and the qemu_fw_cfg module)"
     case .malformed(let text): return text
     case .objtool(let place, let message): return place.isEmpty ? message : "\(place): \(message)"
     case .unknownGeneration:

@@ -70,12 +70,16 @@ public final class ELFFile: Sendable {
       return
     }
     guard shentsize == Self.sectionHeaderSize else {
-      throw fail(.badEntrySize(what: "e_shentsize", value: UInt64(shentsize),
-                               expected: UInt64(Self.sectionHeaderSize)), 58)
+      throw fail(
+        .badEntrySize(
+          what: "e_shentsize", value: UInt64(shentsize),
+          expected: UInt64(Self.sectionHeaderSize)), 58)
     }
     guard shoff <= fileSize, fileSize - shoff >= UInt64(Self.sectionHeaderSize) else {
-      throw fail(.truncated(what: "section header table at 0x\(hex(shoff))",
-                            needed: shoff &+ UInt64(Self.sectionHeaderSize), size: fileSize), 40)
+      throw fail(
+        .truncated(
+          what: "section header table at 0x\(hex(shoff))",
+          needed: shoff &+ UInt64(Self.sectionHeaderSize), size: fileSize), 40)
     }
     // Extended numbering: the real counts live in section header 0.
     if shnum == 0 { shnum = file.load(UInt64.self, at: Int(shoff) + 32) }
@@ -86,8 +90,10 @@ public final class ELFFile: Sendable {
     guard !overflow, tableSize <= fileSize - shoff else {
       // The bytes needed, saturating: a count read from the file may be near 2^64 / 64.
       let (end, past) = shoff.addingReportingOverflow(tableSize)
-      throw fail(.truncated(what: "section header table (\(shnum) entries)",
-                            needed: overflow || past ? UInt64.max : end, size: fileSize), 40)
+      throw fail(
+        .truncated(
+          what: "section header table (\(shnum) entries)",
+          needed: overflow || past ? UInt64.max : end, size: fileSize), 40)
     }
     guard shstrndx < shnum else { throw fail(.badSectionIndex(Int(clamping: shstrndx)), 62) }
 
@@ -109,15 +115,17 @@ public final class ELFFile: Sendable {
         entrySize: file.load(UInt64.self, at: h + 56),
         headerOffset: UInt64(h))
       if s.hasFileContents && (s.offset > fileSize || s.size > fileSize - s.offset) {
-        throw fail(.sectionOutOfBounds(section: i, offset: s.offset, size: s.size, fileSize: fileSize),
-                   UInt64(h) + 24)
+        throw fail(
+          .sectionOutOfBounds(section: i, offset: s.offset, size: s.size, fileSize: fileSize),
+          UInt64(h) + 24)
       }
       raw.append(s)
     }
     let strtabHeader = raw[Int(shstrndx)]
     guard strtabHeader.hasFileContents else {
-      throw fail(.malformed("section name table (section \(shstrndx)) has no contents"),
-                 strtabHeader.headerOffset)
+      throw fail(
+        .malformed("section name table (section \(shstrndx)) has no contents"),
+        strtabHeader.headerOffset)
     }
     let names = StringTable(
       view: file.slice(Int(strtabHeader.offset), Int(strtabHeader.size))!, path: path)
@@ -172,9 +180,11 @@ public final class ELFFile: Sendable {
   public func symbolTable(_ section: Section, strings: Section? = nil) throws(ELFError) -> SymbolTable {
     let view = contents(of: section)
     guard view.count % SymbolTable.entrySize == 0 else {
-      throw ELFError(.badSectionSize(section: section.name, size: section.size,
-                                     entrySize: UInt64(SymbolTable.entrySize)),
-                     path: path, offset: section.headerOffset)
+      throw ELFError(
+        .badSectionSize(
+          section: section.name, size: section.size,
+          entrySize: UInt64(SymbolTable.entrySize)),
+        path: path, offset: section.headerOffset)
     }
     let strtab: Section
     if let strings {
@@ -186,9 +196,10 @@ public final class ELFFile: Sendable {
     if let shndx = sections.first(where: { $0.type == .symtabShndx && Int($0.link) == section.index }) {
       ext = contents(of: shndx)
     }
-    return SymbolTable(section: section, strings: stringTable(strtab),
-                       count: view.count / SymbolTable.entrySize, view: view,
-                       extendedIndices: ext, path: path, owner: source)
+    return SymbolTable(
+      section: section, strings: stringTable(strtab),
+      count: view.count / SymbolTable.entrySize, view: view,
+      extendedIndices: ext, path: path, owner: source)
   }
 
   /// The file's `.symtab`, if it has one.
@@ -205,8 +216,10 @@ public final class ELFFile: Sendable {
   /// The name of `symbol`: its own name, or for an `STT_SECTION` symbol the section's.
   public func displayName(of symbol: Symbol, in symbols: SymbolTable) throws(ELFError) -> String {
     if symbol.type == .section {
-      return try section(at: symbol.sectionIndex,
-                         referencedAt: symbols.section.offset + UInt64(symbol.index * SymbolTable.entrySize) + 6).name
+      return try section(
+        at: symbol.sectionIndex,
+        referencedAt: symbols.section.offset + UInt64(symbol.index * SymbolTable.entrySize) + 6
+      ).name
     }
     return try symbols.name(of: symbol)
   }
@@ -224,8 +237,9 @@ extension ELFFile {
         let symbol = try symbols.symbol(at: i)
         _ = try symbols.strings.bytes(at: UInt64(symbol.nameIndex))
         if symbol.isDefined && symbol.sectionIndex >= sections.count {
-          throw ELFError(.badSectionIndex(symbol.sectionIndex), path: path,
-                         offset: section.offset + UInt64(i * SymbolTable.entrySize) + 6)
+          throw ELFError(
+            .badSectionIndex(symbol.sectionIndex), path: path,
+            offset: section.offset + UInt64(i * SymbolTable.entrySize) + 6)
         }
       }
     }
@@ -234,8 +248,9 @@ extension ELFFile {
       guard relocations.count > 0 else { continue }
       let symtab = try self.section(at: Int(section.link), referencedAt: section.headerOffset + 40)
       guard symtab.type == .symtab else {
-        throw ELFError(.malformed("relocation section \(section.name) links to \(symtab.name), not a symbol table"),
-                       path: path, offset: section.headerOffset + 40)
+        throw ELFError(
+          .malformed("relocation section \(section.name) links to \(symtab.name), not a symbol table"),
+          path: path, offset: section.headerOffset + 40)
       }
       let symbols = try symbolTable(symtab)
       for i in 0..<relocations.count { _ = try relocations.symbol(of: i, in: symbols) }

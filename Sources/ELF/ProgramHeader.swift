@@ -45,8 +45,10 @@ extension ELFFile {
       throw ELFError(.badEntrySize(what: "e_phentsize", value: UInt64(entsize), expected: 56), path: path, offset: 54)
     }
     guard let table = file.slice(Int(clamping: phoff), count * entsize) else {
-      throw ELFError(.truncated(what: "program header table", needed: phoff &+ UInt64(count * entsize),
-                                size: UInt64(file.count)), path: path, offset: 32)
+      throw ELFError(
+        .truncated(
+          what: "program header table", needed: phoff &+ UInt64(count * entsize),
+          size: UInt64(file.count)), path: path, offset: 32)
     }
     var out: [ProgramHeader] = []
     for i in 0..<count {
@@ -57,8 +59,11 @@ extension ELFFile {
         physicalAddress: table.load(UInt64.self, at: b + 24), fileSize: table.load(UInt64.self, at: b + 32),
         memorySize: table.load(UInt64.self, at: b + 40))
       if h.fileSize > 0 && (h.offset > UInt64(file.count) || h.fileSize > UInt64(file.count) - h.offset) {
-        throw ELFError(.malformed("segment \(i) (offset 0x\(String(h.offset, radix: 16)), size 0x\(String(h.fileSize, radix: 16))) extends past the end of the file"),
-                       path: path, offset: phoff + UInt64(b))
+        throw ELFError(
+          .malformed(
+            "segment \(i) (offset 0x\(String(h.offset, radix: 16)), size 0x\(String(h.fileSize, radix: 16))) extends past the end of the file"
+          ),
+          path: path, offset: phoff + UInt64(b))
       }
       out.append(h)
     }
@@ -84,8 +89,9 @@ extension ELFFile {
         let nameStart = at + 12
         let descStart = nameStart + (namesz + 3) & ~3
         guard let name = v.slice(nameStart, namesz), let desc = v.slice(descStart, descsz) else {
-          throw ELFError(.malformed("note at 0x\(String(v.fileOffset + UInt64(at), radix: 16)) runs past its segment"),
-                         path: path, offset: v.fileOffset + UInt64(at))
+          throw ELFError(
+            .malformed("note at 0x\(String(v.fileOffset + UInt64(at), radix: 16)) runs past its segment"),
+            path: path, offset: v.fileOffset + UInt64(at))
         }
         let nameText = String(decoding: name.bytes.prefix { $0 != 0 }, as: UTF8.self)
         out.append(ELFNote(name: nameText, type: type, descriptor: desc))

@@ -26,9 +26,11 @@ public struct RelocationTable: Sendable {
 
   init(section: Section, view: ByteView, path: String, owner: MappedFile) throws(ELFError) {
     guard view.count % Self.entrySize == 0 else {
-      throw ELFError(.badSectionSize(section: section.name, size: UInt64(view.count),
-                                     entrySize: UInt64(Self.entrySize)),
-                     path: path, offset: section.headerOffset)
+      throw ELFError(
+        .badSectionSize(
+          section: section.name, size: UInt64(view.count),
+          entrySize: UInt64(Self.entrySize)),
+        path: path, offset: section.headerOffset)
     }
     self.section = section
     self.view = view
@@ -57,9 +59,11 @@ public struct RelocationTable: Sendable {
   public func symbol(of index: Int, in symbols: SymbolTable) throws(ELFError) -> Symbol {
     let rel = self[index]
     guard Int(rel.symbolIndex) < symbols.count else {
-      throw ELFError(.missingRelocationSymbol(relocation: index, symbol: UInt64(rel.symbolIndex),
-                                              count: symbols.count),
-                     path: path, offset: fileOffset(of: index))
+      throw ELFError(
+        .missingRelocationSymbol(
+          relocation: index, symbol: UInt64(rel.symbolIndex),
+          count: symbols.count),
+        path: path, offset: fileOffset(of: index))
     }
     return try symbols.symbol(at: Int(rel.symbolIndex))
   }

@@ -16,8 +16,10 @@ public struct NewSection: Sendable {
   public var entrySize: UInt64
   public var data: [UInt8]
 
-  public init(name: String, type: SectionType, flags: SectionFlags, link: UInt32 = 0, info: UInt32 = 0,
-              alignment: UInt64, entrySize: UInt64, data: [UInt8]) {
+  public init(
+    name: String, type: SectionType, flags: SectionFlags, link: UInt32 = 0, info: UInt32 = 0,
+    alignment: UInt64, entrySize: UInt64, data: [UInt8]
+  ) {
     (self.name, self.type, self.flags, self.link, self.info) = (name, type, flags, link, info)
     (self.alignment, self.entrySize, self.data) = (alignment, entrySize, data)
   }
@@ -103,7 +105,9 @@ extension ELFFile {
 public func replaceFile(atPath path: String, with bytes: [UInt8]) throws(ELFError) {
   let temporary = path + ".orctool-\(getpid()).tmp"
   let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-  guard fd >= 0 else { throw ELFError(.io("cannot create \(temporary): " + String(cString: strerror(errno))), path: path, offset: 0) }
+  guard fd >= 0 else {
+    throw ELFError(.io("cannot create \(temporary): " + String(cString: strerror(errno))), path: path, offset: 0)
+  }
   var st = stat()
   if stat(path, &st) == 0 { fchmod(fd, st.st_mode & 0o7777) }
   var written = 0
@@ -125,7 +129,8 @@ public func replaceFile(atPath path: String, with bytes: [UInt8]) throws(ELFErro
   let readBack: Bool
   do {
     let check = try MappedFile(path: temporary)
-    readBack = check.bytes.count == bytes.count
+    readBack =
+      check.bytes.count == bytes.count
       && bytes.withUnsafeBytes { memcmp($0.baseAddress!, check.bytes.baseAddress!, bytes.count) == 0 }
   } catch {
     readBack = false

@@ -18,14 +18,16 @@ public struct StringTable: Sendable {
   /// The bytes of the string at `index`, without its NUL.
   public func bytes(at index: UInt64) throws(ELFError) -> UnsafeRawBufferPointer {
     guard index < UInt64(view.count) else {
-      throw ELFError(.badStringIndex(index: index, tableSize: UInt64(view.count)),
-                     path: path, offset: view.fileOffset)
+      throw ELFError(
+        .badStringIndex(index: index, tableSize: UInt64(view.count)),
+        path: path, offset: view.fileOffset)
     }
     let start = Int(index)
     let rest = UnsafeRawBufferPointer(rebasing: view.bytes[start...])
     guard let end = rest.firstIndex(of: 0) else {
-      throw ELFError(.unterminatedString(index: index), path: path,
-                     offset: view.fileOffset + index)
+      throw ELFError(
+        .unterminatedString(index: index), path: path,
+        offset: view.fileOffset + index)
     }
     return UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<end])
   }

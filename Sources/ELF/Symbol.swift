@@ -49,8 +49,9 @@ public struct SymbolTable: Sendable {
   /// The symbol at `index`.
   public func symbol(at index: Int) throws(ELFError) -> Symbol {
     guard index >= 0, index < count else {
-      throw ELFError(.badSymbolIndex(index: UInt64(truncatingIfNeeded: index), count: count),
-                     path: path, offset: section.offset)
+      throw ELFError(
+        .badSymbolIndex(index: UInt64(truncatingIfNeeded: index), count: count),
+        path: path, offset: section.offset)
     }
     let base = index * Self.entrySize
     let rawShndx = view.load(UInt16.self, at: base + 6)

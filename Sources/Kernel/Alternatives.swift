@@ -96,9 +96,11 @@ public struct AlternativesTable: Sendable {
       return
     }
     guard section.size % UInt64(layout.entrySize) == 0 else {
-      throw ELFError(.badSectionSize(section: ".altinstructions", size: section.size,
-                                     entrySize: UInt64(layout.entrySize)),
-                     path: file.path, offset: section.headerOffset)
+      throw ELFError(
+        .badSectionSize(
+          section: ".altinstructions", size: section.size,
+          entrySize: UInt64(layout.entrySize)),
+        path: file.path, offset: section.headerOffset)
     }
     let places = try RelativeFields(file: file, section: section)
     let view = file.contents(of: section)
@@ -107,17 +109,19 @@ public struct AlternativesTable: Sendable {
     for i in 0..<(view.count / layout.entrySize) {
       let b = i * layout.entrySize
       guard let instr = places.place(at: b, view: view), let repl = places.place(at: b + 4, view: view) else {
-        throw ELFError(.malformed(".altinstructions entry \(i) has no relocation for a relative field"),
-                       path: file.path, offset: section.offset + UInt64(b))
+        throw ELFError(
+          .malformed(".altinstructions entry \(i) has no relocation for a relative field"),
+          path: file.path, offset: section.offset + UInt64(b))
       }
       let cpuid = view.load(UInt16.self, at: b + 8)
       let flags = layout.flagsOffset.map { view.load(UInt16.self, at: b + $0) } ?? 0
-      out.append(AlternativeEntry(
-        index: i, instruction: instr, replacement: repl,
-        feature: Int(layout.flagsOffset == nil ? cpuid & ~AltInstrFlags.cpuidInvertBit : cpuid),
-        flags: AltInstrFlags(cpuid: cpuid, flags: flags, generation: generation),
-        instructionLength: Int(view.load(UInt8.self, at: b + layout.instrLengthOffset)),
-        replacementLength: Int(view.load(UInt8.self, at: b + layout.instrLengthOffset + 1))))
+      out.append(
+        AlternativeEntry(
+          index: i, instruction: instr, replacement: repl,
+          feature: Int(layout.flagsOffset == nil ? cpuid & ~AltInstrFlags.cpuidInvertBit : cpuid),
+          flags: AltInstrFlags(cpuid: cpuid, flags: flags, generation: generation),
+          instructionLength: Int(view.load(UInt8.self, at: b + layout.instrLengthOffset)),
+          replacementLength: Int(view.load(UInt8.self, at: b + layout.instrLengthOffset + 1))))
     }
     entries = out
   }
@@ -168,7 +172,8 @@ public struct RelativeFields: Sendable {
 
   /// The section and offset of a linked-image address.
   public func place(ofAddress address: UInt64) -> SectionPlace? {
-    for s in file.sections where s.flags.contains(.alloc) && s.size > 0 && address >= s.address
+    for s in file.sections
+    where s.flags.contains(.alloc) && s.size > 0 && address >= s.address
       && address - s.address < s.size
     {
       return SectionPlace(section: s.index, offset: address - s.address)

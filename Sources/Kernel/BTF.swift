@@ -134,9 +134,11 @@ public final class BTF: Sendable {
       default: throw fail("unknown kind \(kind.rawValue)", hdrLen + typeOff + at)
       }
       guard at + 12 + extra <= types.count else { throw fail("truncated type data", hdrLen + typeOff + at) }
-      records.append(TypeRecord(nameOffset: types.load(UInt32.self, at: at), kind: kind, vlen: vlen,
-                                kindFlag: info >> 31 == 1, sizeOrType: types.load(UInt32.self, at: at + 8),
-                                dataOffset: at + 12))
+      records.append(
+        TypeRecord(
+          nameOffset: types.load(UInt32.self, at: at), kind: kind, vlen: vlen,
+          kindFlag: info >> 31 == 1, sizeOrType: types.load(UInt32.self, at: at + 8),
+          dataOffset: at + 12))
       at += 12 + extra
     }
     self.types = records
@@ -183,9 +185,10 @@ public final class BTF: Sendable {
     return (0..<t.vlen).map { i in
       let at = t.dataOffset + i * 12
       let offset = btf.typeData.load(UInt32.self, at: at + 8)
-      return Member(name: string(btf.typeData.load(UInt32.self, at: at)),
-                    type: Int(btf.typeData.load(UInt32.self, at: at + 4)),
-                    bitOffset: Int(t.kindFlag ? offset & 0xff_ffff : offset))
+      return Member(
+        name: string(btf.typeData.load(UInt32.self, at: at)),
+        type: Int(btf.typeData.load(UInt32.self, at: at + 4)),
+        bitOffset: Int(t.kindFlag ? offset & 0xff_ffff : offset))
     }
   }
 

@@ -51,8 +51,9 @@ public struct ExceptionTable: Sendable {
       return
     }
     guard section.size % UInt64(ExceptionTableEntry.size) == 0 else {
-      throw ELFError(.badSectionSize(section: "__ex_table", size: section.size, entrySize: 12), path: file.path,
-                     offset: section.headerOffset)
+      throw ELFError(
+        .badSectionSize(section: "__ex_table", size: section.size, entrySize: 12), path: file.path,
+        offset: section.headerOffset)
     }
     let view = file.contents(of: section)
     let count = view.count / ExceptionTableEntry.size  // a NOBITS section holds no entries
@@ -63,15 +64,17 @@ public struct ExceptionTable: Sendable {
     for i in 0..<count {
       let b = i * ExceptionTableEntry.size
       guard let insn = fields.place(at: b, view: view), let fixup = fields.place(at: b + 4, view: view) else {
-        throw ELFError(.malformed("__ex_table entry \(i) points outside the file's sections"),
-                       path: file.path, offset: section.offset + UInt64(b))
+        throw ELFError(
+          .malformed("__ex_table entry \(i) points outside the file's sections"),
+          path: file.path, offset: section.offset + UInt64(b))
       }
       let field = section.address &+ UInt64(b)
-      entries.append(ExceptionTableEntry(
-        index: i, insn: insn, fixup: fixup,
-        insnAddress: linked ? field &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b))) : nil,
-        fixupAddress: linked ? field &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b + 4))) : nil,
-        rawData: view.load(UInt32.self, at: b + 8)))
+      entries.append(
+        ExceptionTableEntry(
+          index: i, insn: insn, fixup: fixup,
+          insnAddress: linked ? field &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b))) : nil,
+          fixupAddress: linked ? field &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: b + 4))) : nil,
+          rawData: view.load(UInt32.self, at: b + 8)))
     }
     self.entries = entries
   }

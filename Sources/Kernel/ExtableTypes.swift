@@ -136,8 +136,10 @@ public struct ARM64ExtableFixupType: RawRepresentable, Hashable, Sendable {
 /// Decodes exception-table data words with the `EX_TYPE_*` of each architecture and generation.
 public enum ExtableTypes {
   /// x86 general registers in instruction-encoding order (`pt_regs_nr()` in `arch/x86/mm/extable.c`).
-  static let x86Registers = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
-                             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
+  static let x86Registers = [
+    "ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
+    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+  ]
 
   /// Decodes `raw` for `machine` in `generation`.
   public static func decode(_ raw: UInt32, machine: Machine, generation: KernelGeneration) -> ExtableHandler {
@@ -181,7 +183,8 @@ public enum ExtableTypes {
     if flagBits & 2 != 0 { flags.append("CLEAR_DX") }  // EX_FLAG_CLEAR_DX
     let usesRegister = ExtableFixupType.registerTypes.contains(type) || reg != 0
     let usesImmediate = imm != 0 || ExtableFixupType.immediateTypes.contains(type)
-    return ExtableHandler(type: name, typeNumber: type.rawValue, register: usesRegister ? x86Registers[reg] : nil,
-                          register2: nil, flags: flags, immediate: usesImmediate ? imm : nil)
+    return ExtableHandler(
+      type: name, typeNumber: type.rawValue, register: usesRegister ? x86Registers[reg] : nil,
+      register2: nil, flags: flags, immediate: usesImmediate ? imm : nil)
   }
 }

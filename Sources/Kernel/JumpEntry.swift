@@ -96,8 +96,10 @@ public struct JumpTable: Sendable {
       }
       for (entry, c) in code.sorted(by: { $0.key < $1.key }) {
         guard let t = target[entry] else { continue }
-        out.append(JumpEntry(index: Int(entry / size), code: c, target: t, key: key[entry],
-                             keyFlags: flags[entry] ?? []))
+        out.append(
+          JumpEntry(
+            index: Int(entry / size), code: c, target: t, key: key[entry],
+            keyFlags: flags[entry] ?? []))
       }
     } else {
       let fields = try RelativeFields(file: file, section: section)
@@ -109,9 +111,11 @@ public struct JumpTable: Sendable {
         let t = base &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: i + 4)))
         let k = view.load(Int64.self, at: i + 8)
         if let cp = fields.place(ofAddress: c), let tp = fields.place(ofAddress: t) {
-          out.append(JumpEntry(index: i / JumpEntry.size, code: cp, target: tp,
-                               key: fields.place(ofAddress: base &+ 8 &+ UInt64(bitPattern: k & ~3)),
-                               keyFlags: JumpEntryKeyFlags(rawValue: UInt8(truncatingIfNeeded: k & 3))))
+          out.append(
+            JumpEntry(
+              index: i / JumpEntry.size, code: cp, target: tp,
+              key: fields.place(ofAddress: base &+ 8 &+ UInt64(bitPattern: k & ~3)),
+              keyFlags: JumpEntryKeyFlags(rawValue: UInt8(truncatingIfNeeded: k & 3))))
         }
         i += JumpEntry.size
       }

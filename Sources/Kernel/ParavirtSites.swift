@@ -25,8 +25,9 @@ public struct ParavirtSites: Sendable {
       return
     }
     guard section.size % UInt64(ParavirtSite.size) == 0 else {
-      throw ELFError(.badSectionSize(section: ".parainstructions", size: section.size, entrySize: 16),
-                     path: file.path, offset: section.headerOffset)
+      throw ELFError(
+        .badSectionSize(section: ".parainstructions", size: section.size, entrySize: 16),
+        path: file.path, offset: section.headerOffset)
     }
     let fields = try RelativeFields(file: file, section: section)
     let view = file.contents(of: section)
@@ -35,11 +36,14 @@ public struct ParavirtSites: Sendable {
     for i in 0..<(view.count / ParavirtSite.size) {
       let b = i * ParavirtSite.size
       guard let place = fields.absolutePlace(at: b, view: view) else {
-        throw ELFError(.malformed(".parainstructions entry \(i) points nowhere"), path: file.path,
-                       offset: section.offset + UInt64(b))
+        throw ELFError(
+          .malformed(".parainstructions entry \(i) points nowhere"), path: file.path,
+          offset: section.offset + UInt64(b))
       }
-      out.append(ParavirtSite(index: i, instruction: place, type: Int(view.load(UInt8.self, at: b + 8)),
-                              length: Int(view.load(UInt8.self, at: b + 9))))
+      out.append(
+        ParavirtSite(
+          index: i, instruction: place, type: Int(view.load(UInt8.self, at: b + 8)),
+          length: Int(view.load(UInt8.self, at: b + 9))))
     }
     sites = out
   }

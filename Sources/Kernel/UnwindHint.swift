@@ -35,8 +35,9 @@ public struct UnwindHintLayout: Sendable, Hashable {
 
   /// The layout of `generation`.
   public static func of(_ generation: KernelGeneration) -> UnwindHintLayout {
-    UnwindHintLayout(generation: generation, entrySize: 12, ipOffset: 0, spOffsetOffset: 4, spRegOffset: 6,
-                     typeOffset: 7, flagOffset: 8, flagName: generation == .v6_1 ? "end" : "signal")
+    UnwindHintLayout(
+      generation: generation, entrySize: 12, ipOffset: 0, spOffsetOffset: 4, spRegOffset: 6,
+      typeOffset: 7, flagOffset: 8, flagName: generation == .v6_1 ? "end" : "signal")
   }
 }
 
@@ -145,8 +146,9 @@ public struct UnwindHintTable: Sendable {
     }
     hasSection = true
     guard section.size % UInt64(layout.entrySize) == 0 else {
-      throw ELFError(.objtool(place: "", message: "struct unwind_hint size mismatch"), path: file.path,
-                     offset: section.headerOffset)
+      throw ELFError(
+        .objtool(place: "", message: "struct unwind_hint size mismatch"), path: file.path,
+        offset: section.headerOffset)
     }
     // find_reloc_by_dest(): the relocation at each entry's `ip`.
     var byOffset: [UInt64: SectionPlace] = [:]
@@ -171,16 +173,18 @@ public struct UnwindHintTable: Sendable {
     for k in 0..<(view.count / layout.entrySize) {
       let b = k * layout.entrySize
       guard let place = byOffset[UInt64(b + layout.ipOffset)] else {
-        throw ELFError(.objtool(place: "", message: "can't find reloc for unwind_hints[\(k)]"), path: file.path,
-                       offset: section.offset + UInt64(b))
+        throw ELFError(
+          .objtool(place: "", message: "can't find reloc for unwind_hints[\(k)]"), path: file.path,
+          offset: section.offset + UInt64(b))
       }
       let rawType = view.load(UInt8.self, at: b + layout.typeOffset)
       let flag = view.load(UInt8.self, at: b + layout.flagOffset) != 0
-      out.append(UnwindHint(
-        index: k, place: place, spOffset: view.load(Int16.self, at: b + layout.spOffsetOffset),
-        spReg: view.load(UInt8.self, at: b + layout.spRegOffset), rawType: rawType,
-        kind: UnwindHintKind(raw: rawType, generation: generation),
-        end: generation == .v6_1 && flag, signal: generation == .v6_12 && flag))
+      out.append(
+        UnwindHint(
+          index: k, place: place, spOffset: view.load(Int16.self, at: b + layout.spOffsetOffset),
+          spReg: view.load(UInt8.self, at: b + layout.spRegOffset), rawType: rawType,
+          kind: UnwindHintKind(raw: rawType, generation: generation),
+          end: generation == .v6_1 && flag, signal: generation == .v6_12 && flag))
     }
     entries = out
   }

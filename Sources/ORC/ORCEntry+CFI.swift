@@ -2,8 +2,9 @@ import Program
 
 extension ORCEntry {
   /// The entry that says "no state": objtool 6.1's CALL with an undefined SP; 6.12 encodes its type as UNDEFINED.
-  public static let empty = ORCEntry(spOffset: 0, bpOffset: 0, spReg: .undefined, bpReg: .undefined, rawType: 0,
-                                     flag: false)
+  public static let empty = ORCEntry(
+    spOffset: 0, bpOffset: 0, spReg: .undefined, bpReg: .undefined, rawType: 0,
+    flag: false)
 
   /// `init_orc_entry()` (tools/objtool/orc_gen.c): the ORC entry of an
   /// instruction whose CFI is `state` (nil: never reached), in `layout`'s encoding.

@@ -14,8 +14,10 @@ public struct ORCEntry: Hashable, Sendable {
   /// `end` (6.1) or `signal` (6.12).
   public var flag: Bool
 
-  public init(spOffset: Int16, bpOffset: Int16, spReg: ORCRegister, bpReg: ORCRegister,
-              rawType: UInt8, flag: Bool) {
+  public init(
+    spOffset: Int16, bpOffset: Int16, spReg: ORCRegister, bpReg: ORCRegister,
+    rawType: UInt8, flag: Bool
+  ) {
     self.spOffset = spOffset
     self.bpOffset = bpOffset
     self.spReg = spReg

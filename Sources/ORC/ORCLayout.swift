@@ -32,12 +32,14 @@ public struct ORCLayout: Sendable, Hashable {
     switch generation {
     case .v6_1:
       // UNWIND_HINT_TYPE_CALL 0, _REGS 1, _REGS_PARTIAL 2 (include/linux/objtool.h, 6.1)
-      return ORCLayout(generation: .v6_1, typeBits: 2, flagName: "end",
-                       types: [.call, .regs, .regsPartial])
+      return ORCLayout(
+        generation: .v6_1, typeBits: 2, flagName: "end",
+        types: [.call, .regs, .regsPartial])
     case .v6_12:
       // ORC_TYPE_UNDEFINED 0 … ORC_TYPE_REGS_PARTIAL 4 (asm/orc_types.h, 6.12)
-      return ORCLayout(generation: .v6_12, typeBits: 3, flagName: "signal",
-                       types: [.undefined, .endOfStack, .call, .regs, .regsPartial])
+      return ORCLayout(
+        generation: .v6_12, typeBits: 3, flagName: "signal",
+        types: [.undefined, .endOfStack, .call, .regs, .regsPartial])
     }
   }
 

@@ -46,9 +46,11 @@ public struct ORCTable: Sendable {
     let ips = file.contents(of: orcIP)
     guard entries.count > 0, ips.count > 0 else { return nil }
     guard entries.count % ORCLayout.entrySize == 0 else {
-      throw ELFError(.badSectionSize(section: ".orc_unwind", size: orc.size,
-                                     entrySize: UInt64(ORCLayout.entrySize)),
-                     path: file.path, offset: orc.headerOffset)
+      throw ELFError(
+        .badSectionSize(
+          section: ".orc_unwind", size: orc.size,
+          entrySize: UInt64(ORCLayout.entrySize)),
+        path: file.path, offset: orc.headerOffset)
     }
     let symbols = try file.symbolTable(symtab, strings: strtab)
     let count = entries.count / ORCLayout.entrySize
@@ -56,25 +58,29 @@ public struct ORCTable: Sendable {
     if let rela = file.section(named: ".rela.orc_unwind_ip") {
       let table = try file.relocations(rela)
       guard table.count >= count else {
-        throw ELFError(.malformed(".rela.orc_unwind_ip has \(table.count) relocations for \(count) ORC entries"),
-                       path: file.path, offset: rela.headerOffset)
+        throw ELFError(
+          .malformed(".rela.orc_unwind_ip has \(table.count) relocations for \(count) ORC entries"),
+          path: file.path, offset: rela.headerOffset)
       }
       relocations = table
     } else if ips.count / 4 < count {
-      throw ELFError(.malformed(".orc_unwind_ip has \(ips.count / 4) entries for \(count) ORC entries"),
-                     path: file.path, offset: orcIP.headerOffset)
+      throw ELFError(
+        .malformed(".orc_unwind_ip has \(ips.count / 4) entries for \(count) ORC entries"),
+        path: file.path, offset: orcIP.headerOffset)
     }
-    return ORCTable(file: file, layout: .of(generation), count: count,
-                    ipSectionAddress: orcIP.address, entries: entries, ips: ips,
-                    ipRelocations: relocations, symbols: symbols)
+    return ORCTable(
+      file: file, layout: .of(generation), count: count,
+      ipSectionAddress: orcIP.address, entries: entries, ips: ips,
+      ipRelocations: relocations, symbols: symbols)
   }
 
   /// Entry `index` (`0 ..< count`).
   @inline(__always)
   public func entry(_ index: Int) -> ORCEntry {
     let b = index * ORCLayout.entrySize
-    return layout.decode(spOffset: entries.load(Int16.self, at: b), bpOffset: entries.load(Int16.self, at: b + 2),
-                         regs: entries.load(UInt8.self, at: b + 4), bits: entries.load(UInt8.self, at: b + 5))
+    return layout.decode(
+      spOffset: entries.load(Int16.self, at: b), bpOffset: entries.load(Int16.self, at: b + 2),
+      regs: entries.load(UInt8.self, at: b + 4), bits: entries.load(UInt8.self, at: b + 5))
   }
 
   /// Whether the table's locations come from relocations (an object) rather than addresses.

@@ -40,7 +40,8 @@ struct AlternativesCommand: ParsableCommand {
     }
     var out = ""
     for s in sites {
-      out += "\(s.site): alternative site, \(s.length) bytes, \(s.streams.count - 1) replacement stream\(s.streams.count == 2 ? "" : "s")\(s.hasConflict ? " — CONFLICT" : "")\n"
+      out +=
+        "\(s.site): alternative site, \(s.length) bytes, \(s.streams.count - 1) replacement stream\(s.streams.count == 2 ? "" : "s")\(s.hasConflict ? " — CONFLICT" : "")\n"
       for stream in s.streams {
         out += "  \(stream.label):\n"
         for step in stream.steps {

@@ -1,13 +1,14 @@
 import ArgumentParser
-import Foundation
-#if canImport(Glibc)
-  import Glibc
-#endif
 import ELF
+import Foundation
 import Kernel
 import ORC
 import Program
 import Validation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// `orctool check`: stack validation and ORC generation.
 struct CheckCommand: ParsableCommand {
@@ -19,10 +20,12 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "The object is part of a module (objtool 6.1 reads it only for --static-call).") var module = false
   @Flag(help: "The object is linked from several units (else a multi-unit object is reported, as objtool does).")
   var link = false
-  @Flag(help: "Frame-pointer checks: calls need a frame, BP is not scratch (objtool's --stackval).") var stackval = false
+  @Flag(help: "Frame-pointer checks: calls need a frame, BP is not scratch (objtool's --stackval).") var stackval =
+    false
   @Flag(name: .customLong("dry-run"), help: "Don't write the object.") var dryRun = false
   @Flag(help: "Keep the original as FILE.orig before writing (objtool's --backup).") var backup = false
-  @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC = false
+  @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC =
+    false
   @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
   @OptionGroup var generation: GenerationOptions
   @Option(help: "text (objtool's warning lines) or json.") var format: OutputFormat = .text
@@ -165,8 +168,9 @@ func emitJSON(file: String, _ diagnostics: [Diagnostic]) {
     }
   }
   let items = diagnostics.map { d in
-    Item(file: file, kind: d.kind.rawValue, location: d.place?.text ?? "", message: d.message,
-         related: d.related.isEmpty ? nil : d.related.map { Item.Related(role: $0.role, location: $0.place.text) })
+    Item(
+      file: file, kind: d.kind.rawValue, location: d.place?.text ?? "", message: d.message,
+      related: d.related.isEmpty ? nil : d.related.map { Item.Related(role: $0.role, location: $0.place.text) })
   }
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

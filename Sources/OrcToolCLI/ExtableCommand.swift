@@ -17,8 +17,9 @@ struct ExtableCommand: ParsableCommand {
   @Argument(help: "Objects, modules or vmlinux (x86-64 or arm64).") var files: [String]
 
   func run() throws {
-    try emitReports(files: files, format: format, summary: summary,
-                    analyse: { [policy = generation.policy] path in Self.analyse(path, policy: policy) }, render: render)
+    try emitReports(
+      files: files, format: format, summary: summary,
+      analyse: { [policy = generation.policy] path in Self.analyse(path, policy: policy) }, render: render)
   }
 
   static func analyse(_ path: String, policy: GenerationPolicy) -> Result<ExtableReport, CLIError> {
@@ -37,7 +38,9 @@ struct ExtableCommand: ParsableCommand {
 
   func render(_ r: ExtableReport) -> String {
     var out = "\(r.file): \(r.entries.count) entries (\(r.machine), \(r.generation))"
-    let types = r.summary.filter { $0.key.hasPrefix("type.") }.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+    let types = r.summary.filter { $0.key.hasPrefix("type.") }.sorted {
+      $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key)
+    }
     if !types.isEmpty { out += ": " + types.map { "\($0.key.dropFirst(5)) \($0.value)" }.joined(separator: ", ") }
     let placements = FixupPlacement.allCases.map { p in
       "\(p.rawValue) \(r.summary["placement." + p.rawValue.replacingOccurrences(of: " ", with: "_"), default: 0])"

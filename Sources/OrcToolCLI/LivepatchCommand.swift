@@ -73,7 +73,8 @@ struct LivepatchCommand: ParsableCommand {
     out += "\(s["functions.with_several_copies", default: 0]) functions with several copies; \(r.groups.count) groups\n"
     for c in r.children where verbose || c.fentry == .none || c.kpatchParent != nil {
       let parent = c.parent ?? "?"
-      out += "child \(c.name) (\(c.kind.rawValue)) of \(parent): \(c.fentry == .none ? "no fentry" : "fentry (\(c.fentry.rawValue))")\n"
+      out +=
+        "child \(c.name) (\(c.kind.rawValue)) of \(parent): \(c.fentry == .none ? "no fentry" : "fentry (\(c.fentry.rawValue))")\n"
       if verbose {
         for b in c.branchesIn { out += "  \(b.from) \(b.instruction) -> \(b.to)\n" }
         for b in c.branchesOut { out += "  \(b.from) \(b.instruction) -> \(b.to) (back)\n" }
@@ -83,7 +84,8 @@ struct LivepatchCommand: ParsableCommand {
       }
       if let k = c.kpatchParent {
         let ours = c.parentSymbol.map { " (symbol \($0))" } ?? ""
-        out += "\(r.file): warning: orctool: \(c.name): parent is \(c.parent ?? "?")\(ours), kpatch-build would take \(k)\n"
+        out +=
+          "\(r.file): warning: orctool: \(c.name): parent is \(c.parent ?? "?")\(ours), kpatch-build would take \(k)\n"
       }
     }
     for g in r.groups {
@@ -91,7 +93,8 @@ struct LivepatchCommand: ParsableCommand {
       out += g.parentFentry == .none ? " (and \(g.parent) has no fentry either)\n" : "\n"
     }
     for c in r.copies {
-      out += "\(r.file): warning: orctool: \(c.copies.count) copies of \(c.source): \(c.copies.joined(separator: ", "))\n"
+      out +=
+        "\(r.file): warning: orctool: \(c.copies.count) copies of \(c.source): \(c.copies.joined(separator: ", "))\n"
     }
     return out
   }

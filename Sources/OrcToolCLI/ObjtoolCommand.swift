@@ -74,16 +74,24 @@ struct ObjtoolCommand: ParsableCommand {
   }
 
   /// objtool actions and options `orctool check` carries out.
-  static let checkOptions: Set<String> = ["--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
-                                          "--stackval"]
+  static let checkOptions: Set<String> = [
+    "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
+    "--stackval",
+  ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
   static func main(_ arguments: [String]) -> Never {
-    let names = arguments.filter { $0.hasPrefix("--") }.map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0 }
+    let names = arguments.filter { $0.hasPrefix("--") }.map {
+      $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0
+    }
     if names.contains("--orc") || names.contains("--stackval") {
       // Stack validation (and ORC): objtool's check actions.
-      if let refused = names.first(where: { !checkOptions.contains($0) && $0 != "--generation" && objtoolOptions.contains($0) }) {
-        printError("objtool option \(refused) is not supported yet (check supports \(checkOptions.sorted().joined(separator: " ")))")
+      if let refused = names.first(where: {
+        !checkOptions.contains($0) && $0 != "--generation" && objtoolOptions.contains($0)
+      }) {
+        printError(
+          "objtool option \(refused) is not supported yet (check supports \(checkOptions.sorted().joined(separator: " ")))"
+        )
         terminate(1)
       }
       var files: [String] = []
@@ -141,7 +149,9 @@ struct ObjtoolCommand: ParsableCommand {
       }
       let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
       if a.hasPrefix("--"), name != "--dump", name != "--generation", objtoolOptions.contains(name) {
-        printError("objtool option \(name) is not supported yet (only --dump=orc, and --orc/--stackval with \(checkOptions.sorted().joined(separator: " ")))")
+        printError(
+          "objtool option \(name) is not supported yet (only --dump=orc, and --orc/--stackval with \(checkOptions.sorted().joined(separator: " ")))"
+        )
         terminate(1)
       }
       args.append(a)
@@ -150,4 +160,3 @@ struct ObjtoolCommand: ParsableCommand {
     terminate(0)
   }
 }
-

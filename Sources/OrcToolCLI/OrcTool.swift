@@ -1,4 +1,5 @@
 import ArgumentParser
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -12,7 +13,10 @@ public struct OrcTool: ParsableCommand {
       objtool's own command line works too: `orctool --dump=orc FILE`.
       """,
     version: "0.1.0",
-    subcommands: [ORCCommand.self, ELFCommand.self, LivepatchCommand.self, Addr2FuncCommand.self, ExtableCommand.self, ParavirtCommand.self, UnwindCommand.self, CheckCommand.self, AlternativesCommand.self])
+    subcommands: [
+      ORCCommand.self, ELFCommand.self, LivepatchCommand.self, Addr2FuncCommand.self, ExtableCommand.self,
+      ParavirtCommand.self, UnwindCommand.self, CheckCommand.self, AlternativesCommand.self,
+    ])
 
   public init() {}
 }

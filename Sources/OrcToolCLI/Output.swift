@@ -1,10 +1,11 @@
+import ArgumentParser
+import ELF
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
   import Darwin
 #endif
-import ArgumentParser
-import ELF
 
 /// Writes `bytes` to standard output in full.
 func writeStandardOutput(_ bytes: [UInt8]) {

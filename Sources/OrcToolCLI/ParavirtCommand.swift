@@ -28,9 +28,10 @@ struct ParavirtCommand: ParsableCommand {
       }
     }
     let policy = generation.policy
-    try emitReports(files: files, format: format, summary: summary,
-                    analyse: { path in Self.analyse(path, policy: policy, base: base, baseSource: btf) },
-                    render: render)
+    try emitReports(
+      files: files, format: format, summary: summary,
+      analyse: { path in Self.analyse(path, policy: policy, base: base, baseSource: btf) },
+      render: render)
   }
 
   static func analyse(_ path: String, policy: GenerationPolicy, base: BTF?, baseSource: String?)
@@ -57,10 +58,13 @@ struct ParavirtCommand: ParsableCommand {
     let s = r.summary
     var out = "\(r.file): \(r.sites.count) paravirt sites; \(s["with_alternative", default: 0]) with an alternative; "
     out += "\(s["breaking_an_invariant", default: 0]) breaking an invariant"
-    out += r.btf.map { " (slot names from \($0))\n" } ?? (r.sites.isEmpty ? "\n" : " (no BTF: slots by number; use --btf vmlinux)\n")
+    out +=
+      r.btf.map { " (slot names from \($0))\n" }
+      ?? (r.sites.isEmpty ? "\n" : " (no BTF: slots by number; use --btf vmlinux)\n")
     for site in r.sites {
       if verbose {
-        out += "  #\(site.index) \(site.site) type=\(site.type)\(site.slot.map { " (\($0))" } ?? "") len=\(site.length): \(site.instruction)\n"
+        out +=
+          "  #\(site.index) \(site.site) type=\(site.type)\(site.slot.map { " (\($0))" } ?? "") len=\(site.length): \(site.instruction)\n"
         for a in site.alternatives {
           out += "      alternative (feature \(a.feature)\(a.inverted ? ", inverted" : "")): \(a.replacement)\n"
         }

@@ -50,8 +50,9 @@ public struct CFIState: Hashable, Sendable {
     var regs = Array(repeating: CFIReg.undefined, count: 17)
     regs[16] = CFIReg(CFIBase.cfa, -8)
     // set_func_state(): stack_size starts at the CFA offset.
-    return CFIState(cfa: CFIReg(CFIBase.sp, 8), regs: regs, vals: Array(repeating: .undefined, count: 17),
-                    stackSize: 8)
+    return CFIState(
+      cfa: CFIReg(CFIBase.sp, 8), regs: regs, vals: Array(repeating: .undefined, count: 17),
+      stackSize: 8)
   }()
 
   /// `init_cfi`: nothing known (the base of unwind hints and of paths started at one).

@@ -98,8 +98,9 @@ public final class ControlFlowGraph: Sendable {
       callDest[i] = calls.callDest[i]
       ops[i] = []
     }
-    let jumpTables = try JumpTables(program: program, table: table, type: type, jumpDest: jumpDest,
-                                    parent: jumps.parent, coldChild: jumps.coldChild)
+    let jumpTables = try JumpTables(
+      program: program, table: table, type: type, jumpDest: jumpDest,
+      parent: jumps.parent, coldChild: jumps.coldChild)
     let hints = try UnwindHints(program: program, table: table, generation: generation)
 
     var alts: [Int: [Int]] = groups.streams
@@ -137,14 +138,18 @@ public final class ControlFlowGraph: Sendable {
     let usesJumpTable = jumpTables.jumps
     self.noreturn = NoreturnFunctions(
       program: program, table: table, type: type, jumpDest: jumpDest,
-      siblingCall: { i in Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable) },
+      siblingCall: { i in
+        Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
+      },
       coldChild: jumps.coldChild)
   }
 
   /// `is_sibling_call()`: an indirect jump is one unless it uses a jump table; a
   /// direct jump is one when it has a call destination.
-  static func isSiblingCall(_ i: Int, table: InstructionTable, type: [InsnType], callDest: [CallDest?],
-                            usesJumpTable: Set<Int>) -> Bool {
+  static func isSiblingCall(
+    _ i: Int, table: InstructionTable, type: [InsnType], callDest: [CallDest?],
+    usesJumpTable: Set<Int>
+  ) -> Bool {
     guard table.function[i] >= 0 else { return false }
     if type[i] == .jumpDynamic { return !usesJumpTable.contains(i) }
     return (type[i] == .jumpConditional || type[i] == .jumpUnconditional) && callDest[i] != nil

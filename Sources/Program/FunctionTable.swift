@@ -40,10 +40,11 @@ public struct FunctionTable: Sendable {
       guard s.type == .function, s.isDefined else { continue }
       let section = try file.section(at: s.sectionIndex, referencedAt: symbols.section.offset + UInt64(i * 24) + 6)
       let offset = linked ? s.value &- section.address : s.value
-      functions.append(Function(
-        id: functions.count, name: try symbols.name(of: s), symbolIndex: i, section: s.sectionIndex,
-        offset: offset, size: s.size, value: s.value, binding: s.binding,
-        unit: s.binding == .local ? unit : nil))
+      functions.append(
+        Function(
+          id: functions.count, name: try symbols.name(of: s), symbolIndex: i, section: s.sectionIndex,
+          offset: offset, size: s.size, value: s.value, binding: s.binding,
+          unit: s.binding == .local ? unit : nil))
     }
     self.functions = functions
     var bySection: [Int: [Int]] = [:]

@@ -48,8 +48,9 @@ public struct Program: Sendable {
   /// An error objtool stops on, at `offset` of `section`, placed by `offstr()`.
   public func stop(_ message: String, section: Int, offset: UInt64) -> ELFError {
     let base = section >= 0 && section < file.sections.count ? file.sections[section].offset : 0
-    return ELFError(.objtool(place: functions.offstr(section: section, offset: offset), message: message),
-                    path: file.path, offset: base &+ offset)
+    return ELFError(
+      .objtool(place: functions.offstr(section: section, offset: offset), message: message),
+      path: file.path, offset: base &+ offset)
   }
 
   /// An error objtool stops on that names no instruction.
@@ -102,7 +103,8 @@ extension Program {
       }
       return .place(section: function.section, offset: UInt64(bitPattern: Int64(insnEnd) &+ insn.immediate))
     }
-    let address = UInt64(bitPattern: Int64(bitPattern: function.value &+ UInt64(offset + insn.length)) &+ insn.immediate)
+    let address = UInt64(
+      bitPattern: Int64(bitPattern: function.value &+ UInt64(offset + insn.length)) &+ insn.immediate)
     let section = file.sections[function.section]
     if address >= section.address && address - section.address < section.size {
       return .place(section: function.section, offset: address - section.address)

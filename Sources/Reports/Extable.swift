@@ -77,12 +77,15 @@ public struct ExtableReport: Sendable, Codable {
       } else {
         placement = .otherFunction
       }
-      let handler = generation.map { ExtableTypes.decode(e.rawData, machine: file.machine, generation: $0) }
+      let handler =
+        generation.map { ExtableTypes.decode(e.rawData, machine: file.machine, generation: $0) }
         ?? ExtableTypes.decodeARM64(e.rawData)
       summary["type." + handler.type, default: 0] += 1
       summary["placement." + placement.rawValue.replacingSpaces(), default: 0] += 1
-      out.append(ExtableEntryReport(index: e.index, insn: insn, insnFunction: insnFn?.name, fixup: fixup,
-                                    fixupFunction: fixupFn?.name, placement: placement, handler: handler))
+      out.append(
+        ExtableEntryReport(
+          index: e.index, insn: insn, insnFunction: insnFn?.name, fixup: fixup,
+          fixupFunction: fixupFn?.name, placement: placement, handler: handler))
     }
     entries = out
     if file.fileType != .relocatable && !table.entries.isEmpty {

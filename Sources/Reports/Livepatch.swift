@@ -90,7 +90,9 @@ public struct LivepatchReport: Sendable, Codable {
     var decoded = Set<Int>()
     var staticKeys: [Int: [JumpEntry]] = [:]
     for b in try JumpTable(file: file).entries {
-      if let f = table.function(containing: b.code.offset, in: b.code.section) { staticKeys[f.id, default: []].append(b) }
+      if let f = table.function(containing: b.code.offset, in: b.code.section) {
+        staticKeys[f.id, default: []].append(b)
+      }
     }
     func record(_ branch: SubfunctionBranch, from member: Int, to target: Int) {
       if sub.links[target]?.parent == member || sub.ancestors(of: target).contains(member) {
@@ -119,8 +121,10 @@ public struct LivepatchReport: Sendable, Codable {
           guard let target = table.function(containing: b.target.offset, in: b.target.section),
             target.id != member, family.contains(target.id)
           else { continue }
-          record(SubfunctionBranch(from: place(b.code.section, b.code.offset), to: place(b.target.section, b.target.offset),
-                                   instruction: "static key"), from: member, to: target.id)
+          record(
+            SubfunctionBranch(
+              from: place(b.code.section, b.code.offset), to: place(b.target.section, b.target.offset),
+              instruction: "static key"), from: member, to: target.id)
         }
       }
     }
@@ -150,11 +154,13 @@ public struct LivepatchReport: Sendable, Codable {
         summary["children.no_branch_from_parent", default: 0] += 1
       }
       if link.parent != link.kpatchParent { summary["children.kpatch_parent_differs", default: 0] += 1 }
-      children.append(ChildReport(
-        name: f.name, kind: link.kind, parent: link.parent.map { fns[$0].name }, fentry: fe,
-        branchesIn: branchesIn[link.child] ?? [], branchesOut: branchesOut[link.child] ?? [],
-        kpatchParent: link.parent == link.kpatchParent ? nil : link.kpatchParent.map { Self.describe(fns[$0], table) },
-        parentSymbol: link.parent.map { fns[$0].symbolIndex }))
+      children.append(
+        ChildReport(
+          name: f.name, kind: link.kind, parent: link.parent.map { fns[$0].name }, fentry: fe,
+          branchesIn: branchesIn[link.child] ?? [], branchesOut: branchesOut[link.child] ?? [],
+          kpatchParent: link.parent == link.kpatchParent
+            ? nil : link.kpatchParent.map { Self.describe(fns[$0], table) },
+          parentSymbol: link.parent.map { fns[$0].symbolIndex }))
     }
     self.children = children
     self.orphans = sub.orphans.map { fns[$0.child].name }
@@ -164,8 +170,10 @@ public struct LivepatchReport: Sendable, Codable {
     for root in sub.children.keys.sorted() where sub.links[root] == nil || sub.links[root]?.parent == nil {
       let needy = sub.descendants(of: root).filter { fentry.kind(of: fns[$0]) == .none }
       if !needy.isEmpty {
-        groups.append(PatchGroup(parent: fns[root].name, parentFentry: fentry.kind(of: fns[root]),
-                                 childrenWithoutFentry: needy.map { fns[$0].name }))
+        groups.append(
+          PatchGroup(
+            parent: fns[root].name, parentFentry: fentry.kind(of: fns[root]),
+            childrenWithoutFentry: needy.map { fns[$0].name }))
       }
     }
     self.groups = groups
@@ -222,7 +230,8 @@ struct FentryFinder {
       for i in 0..<rel.count {
         let s = try rel.symbol(of: i, in: table.symbols)
         guard s.sectionIndex < file.sections.count else { continue }
-        mcount.insert(.place(section: s.sectionIndex, offset: UInt64(bitPattern: Int64(bitPattern: s.value) &+ rel[i].addend)))
+        mcount.insert(
+          .place(section: s.sectionIndex, offset: UInt64(bitPattern: Int64(bitPattern: s.value) &+ rel[i].addend)))
       }
     }
     self.mcount = mcount

@@ -95,8 +95,10 @@ public struct ParavirtReport: Sendable, Codable {
       if code6.count >= 6 && code6[0] == 0xff && code6[1] == 0x15 {
         let slotOffset: Int64?
         if let pvops {
-          let disp = Int64(Int32(bitPattern: UInt32(code6[2]) | UInt32(code6[3]) << 8 | UInt32(code6[4]) << 16
-                                  | UInt32(code6[5]) << 24))
+          let disp = Int64(
+            Int32(
+              bitPattern: UInt32(code6[2]) | UInt32(code6[3]) << 8 | UInt32(code6[4]) << 16
+                | UInt32(code6[5]) << 24))
           let site = file.sections[s.instruction.section].address &+ s.instruction.offset
           slotOffset = Int64(bitPattern: site &+ 6 &+ UInt64(bitPattern: disp) &- pvops)
         } else if let r = program.relocations.at(s.instruction.section, s.instruction.offset + 2),
@@ -123,8 +125,9 @@ public struct ParavirtReport: Sendable, Codable {
         problems.append("site does not begin with call *pv_ops+off(%rip)")
       }
       let alts = (altsAt[s.instruction] ?? []).map { a in
-        SiteAlternative(feature: a.feature, inverted: a.inverted, replacementLength: a.replacementLength,
-                        replacement: X86Decoder.disassemble(bytes(a.replacement, a.replacementLength)))
+        SiteAlternative(
+          feature: a.feature, inverted: a.inverted, replacementLength: a.replacementLength,
+          replacement: X86Decoder.disassemble(bytes(a.replacement, a.replacementLength)))
       }
       for a in alts where a.replacementLength > s.length {
         problems.append("alternative replacement (\(a.replacementLength) bytes) is longer than the site")
@@ -133,9 +136,11 @@ public struct ParavirtReport: Sendable, Codable {
       summary["slot." + (slot ?? "\(s.type)"), default: 0] += 1
       if !alts.isEmpty { summary["with_alternative", default: 0] += 1 }
       if !problems.isEmpty { summary["breaking_an_invariant", default: 0] += 1 }
-      out.append(ParavirtSiteReport(index: s.index, site: describe(s.instruction), type: s.type, slot: slot,
-                                    length: s.length, instruction: instruction, callSlot: callSlot,
-                                    alternatives: alts, problems: problems))
+      out.append(
+        ParavirtSiteReport(
+          index: s.index, site: describe(s.instruction), type: s.type, slot: slot,
+          length: s.length, instruction: instruction, callSlot: callSlot,
+          alternatives: alts, problems: problems))
     }
     self.file = file.path
     self.sites = out

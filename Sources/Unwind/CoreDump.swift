@@ -8,7 +8,9 @@ public struct Registers: Sendable, Hashable {
   /// The registers in `pr_reg` order.
   public init(userRegs v: [UInt64]) {
     (r15, r14, r13, r12, bp, bx, r11, r10, r9, r8) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9])
-    (ax, cx, dx, si, di, origAx, ip, cs, flags, sp, ss) = (v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20])
+    (ax, cx, dx, si, di, origAx, ip, cs, flags, sp, ss) = (
+      v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20]
+    )
   }
 
   /// Whether the CPU was in user mode (`user_mode()`: CPL 3).

@@ -36,8 +36,10 @@ public struct DumpSession: Sendable {
   /// its `linux_banner`, `.orc_header` or layout). What the tool cannot know is
   /// not guessed: a `.BTF` without a layout it needs, a dump without the
   /// `VMCOREINFO` keys it needs are each an error that names it.
-  public init(vmlinux path: String, core: String,
-              generation policy: GenerationPolicy = GenerationPolicy(forced: nil, environment: [:])) throws(ELFError) {
+  public init(
+    vmlinux path: String, core: String,
+    generation policy: GenerationPolicy = GenerationPolicy(forced: nil, environment: [:])
+  ) throws(ELFError) {
     vmlinux = try ELFFile(path: path)
     dump = try CoreDump(path: core)
     let (generation, _) = try policy.resolve(vmlinux)
@@ -88,8 +90,9 @@ public struct DumpSession: Sendable {
         stacks.append((top - KernelTasks.irqStackSize)..<top)
       }
       if r.isUserMode {
-        return TaskTrace(pid: task.pid, comm: task.comm, cpu: cpu, frames: [], addresses: [], reliable: true,
-                         verdict: UnwindEnd.userMode.description + " (running in user mode)")
+        return TaskTrace(
+          pid: task.pid, comm: task.comm, cpu: cpu, frames: [], addresses: [], reliable: true,
+          verdict: UnwindEnd.userMode.description + " (running in user mode)")
       }
       trace = unwinder.unwind(
         ip: r.ip, sp: r.sp, bp: r.bp, signal: true,
@@ -98,14 +101,17 @@ public struct DumpSession: Sendable {
     } else {
       let frame = task.threadSP
       guard let ret = memory.u64(frame + taskFrame.returnAddress), let bp = memory.u64(frame + taskFrame.bp) else {
-        return TaskTrace(pid: task.pid, comm: task.comm, cpu: nil, frames: [], addresses: [], reliable: false,
-                         verdict: "unreliable: can't read the task's switch frame at 0x\(String(frame, radix: 16))")
+        return TaskTrace(
+          pid: task.pid, comm: task.comm, cpu: nil, frames: [], addresses: [], reliable: false,
+          verdict: "unreliable: can't read the task's switch frame at 0x\(String(frame, radix: 16))")
       }
-      trace = unwinder.unwind(ip: ret, sp: frame + taskFrame.size, bp: bp, signal: false, stacks: stacks, memory: memory)
+      trace = unwinder.unwind(
+        ip: ret, sp: frame + taskFrame.size, bp: bp, signal: false, stacks: stacks, memory: memory)
     }
-    return TaskTrace(pid: task.pid, comm: task.comm, cpu: task.cpu, frames: trace.frames.map(symbolize),
-                     addresses: trace.frames.map(\.ip), reliable: trace.end.isReliable,
-                     verdict: trace.end.description)
+    return TaskTrace(
+      pid: task.pid, comm: task.comm, cpu: task.cpu, frames: trace.frames.map(symbolize),
+      addresses: trace.frames.map(\.ip), reliable: trace.end.isReliable,
+      verdict: trace.end.description)
   }
 
   /// `func+0xoff/0xsize` of a frame, as the kernel's `%pB` prints it: a

@@ -20,8 +20,9 @@ public final class KernelMemory: @unchecked Sendable {
     self.dump = dump
     let physBase = try dump.requireVMCOREINFO("NUMBER(phys_base)", hex: false)
     guard let pgt = dump.vmcoreNumber("SYMBOL(init_top_pgt)", hex: true) ?? initTopPgt else {
-      throw ELFError(.malformed("no init_top_pgt in VMCOREINFO or the vmlinux symbols"), path: dump.file.path,
-                     offset: 0)
+      throw ELFError(
+        .malformed("no init_top_pgt in VMCOREINFO or the vmlinux symbols"), path: dump.file.path,
+        offset: 0)
     }
     rootTable = pgt &- Self.startKernelMap &+ physBase
     fiveLevel = dump.vmcoreinfo["NUMBER(pgtable_l5_enabled)"] == "1"

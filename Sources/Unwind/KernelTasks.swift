@@ -29,8 +29,10 @@ public struct KernelTasks: Sendable {
   public static let irqStackSize: UInt64 = 16384
 
   /// The symbols the walk needs, by name.
-  public static let symbolNames: Set<String> = ["init_task", "runqueues", "__per_cpu_offset", "hardirq_stack_ptr",
-                                                "init_top_pgt"]
+  public static let symbolNames: Set<String> = [
+    "init_task", "runqueues", "__per_cpu_offset", "hardirq_stack_ptr",
+    "init_top_pgt",
+  ]
 
   /// Reads every task through `memory`; `symbols` holds the addresses of `symbolNames`.
   /// A structure layout `.BTF` lacks, or a per-CPU value the dump lacks, is an error, not a guess.
@@ -46,8 +48,9 @@ public struct KernelTasks: Sendable {
     }
     func read(_ address: UInt64, _ what: String) throws(ELFError) -> UInt64 {
       guard let value = memory.u64(address) else {
-        throw ELFError(.malformed("the dump has no memory at \(what) (0x\(String(address, radix: 16)))"),
-                       path: memory.dump.file.path, offset: 0)
+        throw ELFError(
+          .malformed("the dump has no memory at \(what) (0x\(String(address, radix: 16)))"),
+          path: memory.dump.file.path, offset: 0)
       }
       return value
     }
@@ -68,9 +71,10 @@ public struct KernelTasks: Sendable {
     var irqTops: [UInt64] = []
     for cpu in 0..<cpus {
       // Without CONFIG_SMP there is no __per_cpu_offset: per-CPU variables are at their own addresses.
-      let perCPU = try symbols["__per_cpu_offset"].map { a throws(ELFError) in
-        try read(a + UInt64(cpu * 8), "__per_cpu_offset[\(cpu)]")
-      } ?? 0
+      let perCPU =
+        try symbols["__per_cpu_offset"].map { a throws(ELFError) in
+          try read(a + UInt64(cpu * 8), "__per_cpu_offset[\(cpu)]")
+        } ?? 0
       running[try read(runqueues &+ perCPU &+ currOff, "runqueues.curr of CPU \(cpu)")] = cpu
       // hardirq_stack_ptr is a per-CPU variable up to 6.1 (a member of pcpu_hot since 6.2, not read
       // here): without it, a trace that enters the hardirq stack ends there, unreliable.
@@ -84,9 +88,10 @@ public struct KernelTasks: Sendable {
       guard let pid = memory.u32(a + pidOff), let comm = memory.read(a + commOff, 16),
         let stack = memory.u64(a + stackOff), let sp = memory.u64(a + spOff)
       else { return nil }
-      return KernelTask(address: a, pid: Int32(bitPattern: pid),
-                        comm: String(decoding: comm.prefix { $0 != 0 }, as: UTF8.self),
-                        stack: stack, threadSP: sp, cpu: running[a])
+      return KernelTask(
+        address: a, pid: Int32(bitPattern: pid),
+        comm: String(decoding: comm.prefix { $0 != 0 }, as: UTF8.self),
+        stack: stack, threadSP: sp, cpu: running[a])
     }
 
     var out: [KernelTask] = []

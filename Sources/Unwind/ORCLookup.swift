@@ -24,12 +24,15 @@ public struct ORCLookup: Sendable {
 
   /// The lookup of `table` (a linked image's `.orc_unwind` and `.orc_unwind_ip`).
   public init(table: ORCTable, textEnd: UInt64? = nil) {
-    self.init(layout: table.layout, addresses: (0..<table.count).map { table.address($0) },
-              entries: (0..<table.count).map { table.entry($0) }, textEnd: textEnd)
+    self.init(
+      layout: table.layout, addresses: (0..<table.count).map { table.address($0) },
+      entries: (0..<table.count).map { table.entry($0) }, textEnd: textEnd)
   }
 
   /// A lookup over `entries` at `addresses` (any order); the last covers up to `textEnd`.
-  public init(layout: ORCLayout, addresses unsorted: [UInt64], entries unsortedEntries: [ORCEntry], textEnd: UInt64? = nil) {
+  public init(
+    layout: ORCLayout, addresses unsorted: [UInt64], entries unsortedEntries: [ORCEntry], textEnd: UInt64? = nil
+  ) {
     self.layout = layout
     let order = unsorted.indices.sorted { unsorted[$0] < unsorted[$1] || (unsorted[$0] == unsorted[$1] && $0 < $1) }
     addresses = order.map { unsorted[$0] }

@@ -50,7 +50,8 @@ public enum UnwindEnd: Sendable, Hashable, CustomStringConvertible {
     case .noORC(let ip): return "unreliable: no ORC entry for \(hex(ip))"
     case .undefined(let ip): return "unreliable: undefined stack state at \(hex(ip))"
     case .cantAccessRegisters(let ip): return "unreliable: can't access registers at \(hex(ip))"
-    case .stackAccess(let ip, let a): return "unreliable: stack access at \(hex(a)) outside the task's stacks (at \(hex(ip)))"
+    case .stackAccess(let ip, let a):
+      return "unreliable: stack access at \(hex(a)) outside the task's stacks (at \(hex(ip)))"
     case .badReturnAddress(let ip): return "unreliable: return address \(hex(ip)) is outside kernel text"
     case .wrongDirection(let ip): return "unreliable: stack going in the wrong direction at \(hex(ip))"
     case .missingRegister(let ip, let r): return "unreliable: missing \(r) value at \(hex(ip))"
@@ -97,16 +98,22 @@ public struct Unwinder: Sendable {
 
   /// Walks from `ip`/`sp`/`bp`; `regs` is the address of a full `pt_regs`
   /// when the start is a register frame; `stacks` are the known stacks.
-  public func unwind(ip startIP: UInt64, sp startSP: UInt64, bp startBP: UInt64, signal startSignal: Bool,
-                     regsAddress: UInt64? = nil, startRegisters: [Int: UInt64] = [:], stacks: [Range<UInt64>],
-                     memory: some UnwindMemory, maxFrames: Int = 128) -> UnwindTrace
-  {
+  public func unwind(
+    ip startIP: UInt64, sp startSP: UInt64, bp startBP: UInt64, signal startSignal: Bool,
+    regsAddress: UInt64? = nil, startRegisters: [Int: UInt64] = [:], stacks: [Range<UInt64>],
+    memory: some UnwindMemory, maxFrames: Int = 128
+  ) -> UnwindTrace {
     var noteRegisters = startRegisters
-    var ip = startIP, sp = startSP, bp = startBP, signal = startSignal
+    var ip = startIP
+    var sp = startSP
+    var bp = startBP
+    var signal = startSignal
     var regs = regsAddress
     var fullRegs = regsAddress != nil
     var frames: [UnwindFrame] = []
-    func onStack(_ a: UInt64, _ n: UInt64 = 8) -> Bool { stacks.contains { a >= $0.lowerBound && a + n <= $0.upperBound } }
+    func onStack(_ a: UInt64, _ n: UInt64 = 8) -> Bool {
+      stacks.contains { a >= $0.lowerBound && a + n <= $0.upperBound }
+    }
     func read(_ a: UInt64) -> UInt64? { onStack(a) ? memory.u64(a) : nil }
     func inText(_ a: UInt64) -> Bool { text.contains { $0.contains(a) } }
 
@@ -144,8 +151,12 @@ public struct Unwinder: Sendable {
         newSP = bp &+ UInt64(bitPattern: Int64(orc.spOffset))
         indirect = true
       case .r10, .r13, .di, .dx:
-        let (off, name) = orc.spReg == .r10 ? (PtRegs.r10, "R10") : orc.spReg == .r13 ? (PtRegs.r13, "R13")
-          : orc.spReg == .di ? (PtRegs.di, "DI") : (PtRegs.dx, "DX")
+        let (off, name) =
+          orc.spReg == .r10
+          ? (PtRegs.r10, "R10")
+          : orc.spReg == .r13
+            ? (PtRegs.r13, "R13")
+            : orc.spReg == .di ? (PtRegs.di, "DI") : (PtRegs.dx, "DX")
         guard let v = regValue(off, name) else {
           return UnwindTrace(frames: frames, end: .missingRegister(ip: ip, register: name))
         }

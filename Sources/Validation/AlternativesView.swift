@@ -92,8 +92,10 @@ extension Validator {
       let boundaries = byOffset.keys.sorted().map {
         AlternativeSite.Boundary(offset: $0, states: byOffset[$0]!.states, streams: byOffset[$0]!.streams)
       }
-      sites.append(AlternativeSite(site: g.offstr(group.first), length: group.length, streams: streams,
-                                   boundaries: boundaries))
+      sites.append(
+        AlternativeSite(
+          site: g.offstr(group.first), length: group.length, streams: streams,
+          boundaries: boundaries))
     }
     return sites
   }

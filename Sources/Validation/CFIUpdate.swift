@@ -47,7 +47,9 @@ extension CFIState {
     case .reg:
       switch op.srcType {
       case .reg:
-        if srcReg == sp && destReg == bp && cfa.base == sp && regs[5].base == CFIBase.cfa && regs[5].offset == -cfa.offset {
+        if srcReg == sp && destReg == bp && cfa.base == sp && regs[5].base == CFIBase.cfa
+          && regs[5].offset == -cfa.offset
+        {
           // mov %rsp, %rbp
           cfa.base = destReg
           bpScratch = false

@@ -21,11 +21,13 @@ func runOnLargeStack(size: Int = 1 << 30, _ body: @escaping () -> Void) {
   #else
     var thread: pthread_t? = nil
   #endif
-  let started = pthread_create(&thread, &attr, { raw in
-    let b = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
-    b.body()
-    return nil
-  }, box)
+  let started = pthread_create(
+    &thread, &attr,
+    { raw in
+      let b = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
+      b.body()
+      return nil
+    }, box)
   if started != 0 {
     // No thread: run here.
     (Unmanaged<AnyObject>.fromOpaque(box).takeRetainedValue() as! Box).body()

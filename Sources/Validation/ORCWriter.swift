@@ -7,11 +7,14 @@ import ORC
 /// section's symbol, addend the instruction's offset).
 public enum ORCWriter {
   /// The object's bytes with the ORC sections added.
-  public static func bytes(of file: ELFFile, entries: [(section: Int, offset: UInt64, entry: ORCEntry)],
-                           layout: ORCLayout) throws(ELFError) -> [UInt8] {
+  public static func bytes(
+    of file: ELFFile, entries: [(section: Int, offset: UInt64, entry: ORCEntry)],
+    layout: ORCLayout
+  ) throws(ELFError) -> [UInt8] {
     if file.section(named: ".orc_unwind") != nil || file.section(named: ".orc_unwind_ip") != nil {
-      throw ELFError(.objtool(place: "", message: "file already has .orc_unwind section, skipping"), path: file.path,
-                     offset: 0)
+      throw ELFError(
+        .objtool(place: "", message: "file already has .orc_unwind section, skipping"), path: file.path,
+        offset: 0)
     }
     guard let symtab = try file.symbolTable() else {
       throw ELFError(.missingSection(".symtab"), path: file.path, offset: 0)
@@ -30,20 +33,24 @@ public enum ORCWriter {
     for (i, e) in entries.enumerated() {
       orc += layout.encode(e.entry)
       guard let sym = sectionSymbol[e.section] else {
-        throw ELFError(.objtool(place: "", message: "missing symbol for insn at offset 0x\(String(e.offset, radix: 16))"),
-                       path: file.path, offset: 0)
+        throw ELFError(
+          .objtool(place: "", message: "missing symbol for insn at offset 0x\(String(e.offset, radix: 16))"),
+          path: file.path, offset: 0)
       }
       append(UInt64(i * 4))
       append(UInt64(sym) << 32 | UInt64(X86RelocationType.pc32.rawValue))
       append(Int64(bitPattern: e.offset))
     }
     return try file.appending([
-      NewSection(name: ".orc_unwind", type: .progbits, flags: .alloc, alignment: 1,
-                 entrySize: UInt64(ORCLayout.entrySize), data: orc),
-      NewSection(name: ".orc_unwind_ip", type: .progbits, flags: .alloc, alignment: 1, entrySize: 4,
-                 data: [UInt8](repeating: 0, count: entries.count * 4)),
-      NewSection(name: ".rela.orc_unwind_ip", type: .rela, flags: .infoLink, link: UInt32(symtab.section.index),
-                 info: UInt32.max - 1, alignment: 8, entrySize: UInt64(RelocationTable.entrySize), data: rela),
+      NewSection(
+        name: ".orc_unwind", type: .progbits, flags: .alloc, alignment: 1,
+        entrySize: UInt64(ORCLayout.entrySize), data: orc),
+      NewSection(
+        name: ".orc_unwind_ip", type: .progbits, flags: .alloc, alignment: 1, entrySize: 4,
+        data: [UInt8](repeating: 0, count: entries.count * 4)),
+      NewSection(
+        name: ".rela.orc_unwind_ip", type: .rela, flags: .infoLink, link: UInt32(symtab.section.index),
+        info: UInt32.max - 1, alignment: 8, entrySize: UInt64(RelocationTable.entrySize), data: rela),
     ])
   }
 }

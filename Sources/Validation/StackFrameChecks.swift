@@ -35,16 +35,25 @@ extension Validator {
     }
     let s1 = states[Int(cfi[i])]
     if s1.cfa != s2.cfa {
-      warn(i, "stack state mismatch: cfa1=\(s1.cfa.base)\(signed(s1.cfa.offset)) cfa2=\(s2.cfa.base)\(signed(s2.cfa.offset))")
+      warn(
+        i,
+        "stack state mismatch: cfa1=\(s1.cfa.base)\(signed(s1.cfa.offset)) cfa2=\(s2.cfa.base)\(signed(s2.cfa.offset))")
     } else if s1.regs != s2.regs {
       for r in 0..<s1.regs.count where s1.regs[r] != s2.regs[r] {
-        warn(i, "stack state mismatch: reg1[\(r)]=\(s1.regs[r].base)\(signed(s1.regs[r].offset)) reg2[\(r)]=\(s2.regs[r].base)\(signed(s2.regs[r].offset))")
+        warn(
+          i,
+          "stack state mismatch: reg1[\(r)]=\(s1.regs[r].base)\(signed(s1.regs[r].offset)) reg2[\(r)]=\(s2.regs[r].base)\(signed(s2.regs[r].offset))"
+        )
         break
       }
     } else if s1.type != s2.type {
       warn(i, "stack state mismatch: type1=\(s1.type) type2=\(s2.type)")
-    } else if s1.drap != s2.drap || (s1.drap && s1.drapReg != s2.drapReg) || (s1.drap && s1.drapOffset != s2.drapOffset) {
-      warn(i, "stack state mismatch: drap1=\(s1.drap ? 1 : 0)(\(s1.drapReg),\(s1.drapOffset)) drap2=\(s2.drap ? 1 : 0)(\(s2.drapReg),\(s2.drapOffset))")
+    } else if s1.drap != s2.drap || (s1.drap && s1.drapReg != s2.drapReg) || (s1.drap && s1.drapOffset != s2.drapOffset)
+    {
+      warn(
+        i,
+        "stack state mismatch: drap1=\(s1.drap ? 1 : 0)(\(s1.drapReg),\(s1.drapOffset)) drap2=\(s2.drap ? 1 : 0)(\(s2.drapReg),\(s2.drapOffset))"
+      )
     } else {
       return true
     }

@@ -217,8 +217,9 @@ public final class Validator {
         continue
       }
       do {
-        try state.apply(op, inFunction: inFunction, nextIsHint: next.map { g.isHint[$0] } ?? false,
-                        stackValidation: stackValidation)
+        try state.apply(
+          op, inFunction: inFunction, nextIsHint: next.map { g.isHint[$0] } ?? false,
+          stackValidation: stackValidation)
       } catch {
         warn(i, error.message)
         return false
@@ -238,8 +239,9 @@ public final class Validator {
     if g.rules.conflictReportedAtSite {
       let group = g.alternatives.groups[gi]
       let site = g.alternatives.groups[group.original ?? gi].first
-      warn(site, "stack layout conflict in alternatives: \(g.offstr(i))",
-           related: [Diagnostic.Related(role: "streams disagree at", place: g.place(i)), first])
+      warn(
+        site, "stack layout conflict in alternatives: \(g.offstr(i))",
+        related: [Diagnostic.Related(role: "streams disagree at", place: g.place(i)), first])
     } else {
       warn(i, "stack layout conflict in alternatives", related: [first])
     }

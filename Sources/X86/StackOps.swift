@@ -42,8 +42,9 @@ extension X86Decoder {
     }
     guard status & 0x8000_0000 == 0 else { return nil }
     let raw = insn.raw
-    var out = X86Instruction(length: Int(insn.length), type: .other, immediate: 0,
-                             immediateOffset: raw.imm.0.size > 0 ? raw.imm.0.offset : 0, ops: [])
+    var out = X86Instruction(
+      length: Int(insn.length), type: .other, immediate: 0,
+      immediateOffset: raw.imm.0.size > 0 ? raw.imm.0.offset : 0, ops: [])
     // The first immediate, sign-extended from its size as the kernel's decoder stores it.
     var imm: Int64 = 0
     if raw.imm.0.size > 0 {

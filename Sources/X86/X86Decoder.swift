@@ -20,8 +20,9 @@ extension X86Decoder {
     bytes.withUnsafeBytes { buffer in
       while offset < buffer.count {
         var insn = ZydisDisassembledInstruction()
-        let status = ZydisDisassembleATT(ZYDIS_MACHINE_MODE_LONG_64, address &+ UInt64(offset),
-                                         buffer.baseAddress! + offset, buffer.count - offset, &insn)
+        let status = ZydisDisassembleATT(
+          ZYDIS_MACHINE_MODE_LONG_64, address &+ UInt64(offset),
+          buffer.baseAddress! + offset, buffer.count - offset, &insn)
         guard status & 0x8000_0000 == 0, insn.info.length > 0 else {
           parts.append(bytes[offset...].map { String($0, radix: 16).leftPadded(2) }.joined(separator: " "))
           return
@@ -38,5 +39,7 @@ extension X86Decoder {
 }
 
 extension String {
-  fileprivate func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+  fileprivate func leftPadded(_ n: Int) -> String {
+    count >= n ? self : String(repeating: "0", count: n - count) + self
+  }
 }

@@ -34,15 +34,17 @@ struct CLITests {
   }
 
   // The arguments are built when the test runs: an error building them fails the test.
-  @Test("elf info: each malformed file gives one line on stderr and exit status 1",
-        arguments: try MalformedInputs.cases())
+  @Test(
+    "elf info: each malformed file gives one line on stderr and exit status 1",
+    arguments: try MalformedInputs.cases())
   func elfInfo(_ c: MalformedCase) throws {
     let path = try write(c)
     expectOneLineError(try Fixtures.run(Fixtures.orctool, ["elf", "info", path]), path: path, offset: c.offset)
   }
 
-  @Test("--dump=orc: each malformed file it reads gives one line and exit status 1",
-        arguments: try MalformedInputs.cases().filter(\.affectsDump))
+  @Test(
+    "--dump=orc: each malformed file it reads gives one line and exit status 1",
+    arguments: try MalformedInputs.cases().filter(\.affectsDump))
   func dumpORC(_ c: MalformedCase) throws {
     let path = try write(c)
     expectOneLineError(try Fixtures.run(Fixtures.orctool, ["--dump=orc", path]), path: path, offset: c.offset)
@@ -50,8 +52,9 @@ struct CLITests {
 
   @Test("a missing file is one line and exit status 1")
   func missingFile() throws {
-    expectOneLineError(try Fixtures.run(Fixtures.orctool, ["orc", "dump", "/nonexistent/x.o"]),
-                       path: "/nonexistent/x.o", offset: nil)
+    expectOneLineError(
+      try Fixtures.run(Fixtures.orctool, ["orc", "dump", "/nonexistent/x.o"]),
+      path: "/nonexistent/x.o", offset: nil)
   }
 
   @Test("--dump=orc, --dump and orc dump print the same text")

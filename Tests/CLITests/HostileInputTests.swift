@@ -10,11 +10,14 @@ import Testing
 /// `file` (`FILE: warning: objtool: ...`; only `check` and objtool's own
 /// command line warn) or, with status 1, exactly one line
 /// `orctool: FILE: error: ...`. A failure with nothing on stderr is a defect too.
-func expectWellFormed(_ r: Fixtures.RunResult, file: String, warns: Bool, seconds: Double = 10,
-                      _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+func expectWellFormed(
+  _ r: Fixtures.RunResult, file: String, warns: Bool, seconds: Double = 10,
+  _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation
+) {
   #expect(!r.signaled, "\(what): killed by signal \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
-  #expect(!r.timedOut && r.seconds < seconds, "\(what): took \(r.seconds) s, more than \(seconds)",
-          sourceLocation: sourceLocation)
+  #expect(
+    !r.timedOut && r.seconds < seconds, "\(what): took \(r.seconds) s, more than \(seconds)",
+    sourceLocation: sourceLocation)
   #expect(r.status == 0 || r.status == 1, "\(what): exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
   #expect(r.stderr.isEmpty || r.stderr.hasSuffix("\n"), "\(what): \(r.stderr)", sourceLocation: sourceLocation)
   let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
@@ -23,8 +26,9 @@ func expectWellFormed(_ r: Fixtures.RunResult, file: String, warns: Bool, second
   if r.status == 0 {
     #expect(warnings || lines.isEmpty, "\(what): exit 0 with stderr: \(r.stderr)", sourceLocation: sourceLocation)
   } else {
-    #expect(!lines.isEmpty && (warnings || oneError), "\(what): exit \(r.status) with stderr: \(r.stderr)",
-            sourceLocation: sourceLocation)
+    #expect(
+      !lines.isEmpty && (warnings || oneError), "\(what): exit \(r.status) with stderr: \(r.stderr)",
+      sourceLocation: sourceLocation)
   }
 }
 
@@ -48,7 +52,9 @@ struct HostileInputTests {
 
   @Test("cycles of jumps end")
   func cycles() throws {
-    let path = try object("cycle.S", """
+    let path = try object(
+      "cycle.S",
+      """
       .text
       .type f, @function
       f: 1: jmp 2f
@@ -62,7 +68,9 @@ struct HostileInputTests {
 
   @Test("250,000 nested conditional branches: no stack overflow, a warning")
   func deepBranches() throws {
-    let path = try object("deep.S", """
+    let path = try object(
+      "deep.S",
+      """
       .text
       .type f, @function
       f:
@@ -81,7 +89,9 @@ struct HostileInputTests {
 
   @Test("200,000 tiny functions in linear time")
   func manyFunctions() throws {
-    let path = try object("many.S", """
+    let path = try object(
+      "many.S",
+      """
       .text
       .irpc a,0123456789
       .irpc b,0123456789
@@ -105,7 +115,9 @@ struct HostileInputTests {
 
   @Test("an alternative entry pointing outside the code is a one-line error")
   func alternativeOutside() throws {
-    let path = try object("altout.S", """
+    let path = try object(
+      "altout.S",
+      """
       .text
       .type f, @function
       f: ret
@@ -122,7 +134,9 @@ struct HostileInputTests {
     #expect(r.status == 1)
     #expect(r.stderr == "\(path): warning: objtool: .text+0x100: special: can't find orig instruction\n")
     // Before the section, where offsets wrap (found by fuzzing).
-    let below = try object("altbelow.S", """
+    let below = try object(
+      "altbelow.S",
+      """
       .text
       .type f, @function
       f: ret
@@ -142,7 +156,9 @@ struct HostileInputTests {
 
   @Test("special sections that are NOBITS: sizes with no bytes (found by fuzzing)")
   func nobitsSpecialSections() throws {
-    let path = try object("nobits.S", """
+    let path = try object(
+      "nobits.S",
+      """
       .text
       .type f, @function
       f: ret
@@ -190,7 +206,9 @@ struct HostileInputTests {
 
   @Test("a jump table whose entries leave the function")
   func jumpTableOutside() throws {
-    let path = try object("jt.S", """
+    let path = try object(
+      "jt.S",
+      """
       .text
       .type f, @function
       f: lea 1f(%rip), %rax
@@ -220,7 +238,8 @@ struct HostileInputTests {
     let dir = try Fixtures.temporaryDirectory()
     let target = dir.appendingPathComponent("big.o").path
     let big = try object(
-      "bigtext.S", ".text\n.type f, @function\nf:\n.rept 20000\npush %rbx\npop %rbx\n.endr\nret\n.size f, . - f\n.data\n.quad f\n")
+      "bigtext.S",
+      ".text\n.type f, @function\nf:\n.rept 20000\npush %rbx\npop %rbx\n.endr\nret\n.size f, . - f\n.data\n.quad f\n")
     try FileManager.default.copyItem(atPath: big, toPath: target)
     let before = try Data(contentsOf: URL(fileURLWithPath: target))
     // Without the limit the same command writes ORC: the limit is what stops it.
@@ -230,27 +249,34 @@ struct HostileInputTests {
     #expect(written.status == 0 && written.stderr.isEmpty, "\(written.stderr)")
     #expect(try orcSections(free).count == 3)
 
-    let r = try Fixtures.run("bash", ["-c", "ulimit -f 32; exec \"$0\" --orc --module --link \"$1\"", Fixtures.orctool, target],
-                             timeout: 10)
+    let r = try Fixtures.run(
+      "bash", ["-c", "ulimit -f 32; exec \"$0\" --orc --module --link \"$1\"", Fixtures.orctool, target],
+      timeout: 10)
     expectWellFormed(r, file: target, warns: false, "--orc under ulimit -f 32")
     #expect(r.status == 1)
-    #expect(r.stderr.hasPrefix("orctool: \(target): error: writing \(target).orctool-")
-              && r.stderr.hasSuffix(".tmp: File too large\n"), "\(r.stderr)")
+    #expect(
+      r.stderr.hasPrefix("orctool: \(target): error: writing \(target).orctool-")
+        && r.stderr.hasSuffix(".tmp: File too large\n"), "\(r.stderr)")
     #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == before)
     let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".orctool-") }
     #expect(leftovers.isEmpty)
   }
 
-  @Test("killed during the write, the object is the old one or the complete new one",
-        .enabled(if: Corpus.current != nil || Corpus.required))
+  @Test(
+    "killed during the write, the object is the old one or the complete new one",
+    .enabled(if: Corpus.current != nil || Corpus.required))
   func killDuringWrite() throws {
     let corpus = try #require(Corpus.current)
     let module = try #require(Corpus.modules(under: corpus.modules61).first { $0.hasSuffix("/xfs.ko") })
     let dir = try Fixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }  // 16 copies of a 3 MB module
     let stripped = dir.appendingPathComponent("s.ko").path
-    let strip = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
-                                             "--remove-section=.rela.orc_unwind_ip", module, stripped])
+    let strip = try Fixtures.run(
+      "objcopy",
+      [
+        "--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+        "--remove-section=.rela.orc_unwind_ip", module, stripped,
+      ])
     try #require(strip.status == 0, "objcopy: \(strip.stderr)")
     try #require(try orcSections(stripped).isEmpty)
     let original = try Data(contentsOf: URL(fileURLWithPath: stripped))
@@ -313,29 +339,35 @@ struct HostileInputTests {
       }
       let now = try Data(contentsOf: URL(fileURLWithPath: target))
       let outcome = now == original ? "old" : now == finished ? "new" : "damaged"
-      #expect(outcome != "damaged",
-              "a damaged object (\(now.count) bytes) after a kill \(step.delay) s after \(step.afterWriteBegins ? "the write began" : "the start")")
+      #expect(
+        outcome != "damaged",
+        "a damaged object (\(now.count) bytes) after a kill \(step.delay) s after \(step.afterWriteBegins ? "the write began" : "the start")"
+      )
       outcomes.append(outcome)
     }
-    #expect(killed > 0 && killedWhileWriting > 0, "runs killed: \(killed), while writing: \(killedWhileWriting): \(outcomes)")
+    #expect(
+      killed > 0 && killedWhileWriting > 0, "runs killed: \(killed), while writing: \(killedWhileWriting): \(outcomes)")
   }
 
   /// Whether `strace` is installed (`scripts/deps.sh` installs it).
   static let hasStrace = FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")
 
-  @Test("killed at each step of the write (strace), the object is the old one or the complete new one",
-        .enabled(if: hasStrace), arguments: [
-          // The temporary file exists, nothing is written yet.
-          ("fchmod", "old"),
-          // The temporary file is complete and read back; the rename has not happened.
-          ("rename,renameat,renameat2", "old"),
-          // The rename is done; the process is exiting.
-          ("exit_group", "new"),
-        ])
+  @Test(
+    "killed at each step of the write (strace), the object is the old one or the complete new one",
+    .enabled(if: hasStrace),
+    arguments: [
+      // The temporary file exists, nothing is written yet.
+      ("fchmod", "old"),
+      // The temporary file is complete and read back; the rename has not happened.
+      ("rename,renameat,renameat2", "old"),
+      // The rename is done; the process is exiting.
+      ("exit_group", "new"),
+    ])
   func killAtStep(_ syscalls: String, _ expected: String) throws {
     let dir = try Fixtures.temporaryDirectory()
     let source = try object(
-      "killstep.S", ".text\n.type f, @function\nf:\n.rept 1000\npush %rbx\npop %rbx\n.endr\nret\n.size f, . - f\n.data\n.quad f\n")
+      "killstep.S",
+      ".text\n.type f, @function\nf:\n.rept 1000\npush %rbx\npop %rbx\n.endr\nret\n.size f, . - f\n.data\n.quad f\n")
     let original = try Data(contentsOf: URL(fileURLWithPath: source))
     let complete = dir.appendingPathComponent("complete.o").path
     try FileManager.default.copyItem(atPath: source, toPath: complete)
@@ -347,14 +379,19 @@ struct HostileInputTests {
 
     let target = dir.appendingPathComponent("target.o").path
     try FileManager.default.copyItem(atPath: source, toPath: target)
-    let r = try Fixtures.run("strace", ["-f", "-o", "/dev/null", "-e", "trace=\(syscalls)",
-                                        "-e", "inject=\(syscalls):signal=KILL", Fixtures.orctool,
-                                        "--orc", "--module", "--link", target], timeout: 30)
+    let r = try Fixtures.run(
+      "strace",
+      [
+        "-f", "-o", "/dev/null", "-e", "trace=\(syscalls)",
+        "-e", "inject=\(syscalls):signal=KILL", Fixtures.orctool,
+        "--orc", "--module", "--link", target,
+      ], timeout: 30)
     // strace ends as its tracee did: by SIGKILL, which shows the kill happened at that step.
     #expect(r.signaled && r.status == SIGKILL, "strace: exit \(r.status) \(r.stderr)")
     let now = try Data(contentsOf: URL(fileURLWithPath: target))
-    #expect(now == (expected == "old" ? original : finished),
-            "killed at \(syscalls): \(now == original ? "old" : now == finished ? "new" : "damaged") bytes")
+    #expect(
+      now == (expected == "old" ? original : finished),
+      "killed at \(syscalls): \(now == original ? "old" : now == finished ? "new" : "damaged") bytes")
   }
 }
 
@@ -362,16 +399,18 @@ struct HostileInputTests {
 struct FuzzRegressionTests {
   @Test("a jump whose relocation names a section symbol of no section (found by fuzzing)")
   func jumpToNoSection() throws {
-    let path = try Fixtures.assemble("jumpsec.S", source: """
-      .include "orc.inc"
-      MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
-      .text
-      .type f, @function
-      f: jmp 1f
-      .size f, . - f
-      .section .text.unlikely, "ax"
-      1: ret
-      """)
+    let path = try Fixtures.assemble(
+      "jumpsec.S",
+      source: """
+        .include "orc.inc"
+        MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
+        .text
+        .type f, @function
+        f: jmp 1f
+        .size f, . - f
+        .section .text.unlikely, "ax"
+        1: ret
+        """)
     var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     // Point every STT_SECTION symbol of the table at section 0x7777.
     let shoff = Int(bytes[40..<48].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
@@ -420,13 +459,16 @@ struct HostileLayoutTests {
   {
     var results: [String: Fixtures.RunResult] = [:]
     // livepatch.S names no kernel generation: the commands that read generation formats are told it.
-    for command in [["check", "--orc", "--dry-run", "--generation", "6.1", path], ["elf", "info", path],
-                    ["livepatch", path], ["extable", path], ["alternatives", "--generation", "6.1", path]] {
+    for command in [
+      ["check", "--orc", "--dry-run", "--generation", "6.1", path], ["elf", "info", path],
+      ["livepatch", path], ["extable", path], ["alternatives", "--generation", "6.1", path],
+    ] {
       let r = try Fixtures.run(Fixtures.orctool, command, timeout: 10)
       expectWellFormed(r, file: path, warns: command[0] == "check", command[0], sourceLocation: sourceLocation)
       if r.status == 0 && command[0] != "check" {
-        #expect(!r.stdout.isEmpty || command[0] == "alternatives", "\(command[0]): no output",
-                sourceLocation: sourceLocation)
+        #expect(
+          !r.stdout.isEmpty || command[0] == "alternatives", "\(command[0]): no output",
+          sourceLocation: sourceLocation)
       }
       results[command[0]] = r
     }
@@ -436,20 +478,22 @@ struct HostileLayoutTests {
 
   @Test("overlapping sections")
   func overlapping() throws {
-    let r = try survives(try mutated { b, l in
-      let text = try #require(l.section(".text"))
-      let data = try #require(l.section(".data"))
-      l.put64(&b, data + 24, l.get64(b, text + 24))
-    }, statuses: ["check": 0, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 0])
+    let r = try survives(
+      try mutated { b, l in
+        let text = try #require(l.section(".text"))
+        let data = try #require(l.section(".data"))
+        l.put64(&b, data + 24, l.get64(b, text + 24))
+      }, statuses: ["check": 0, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 0])
     #expect(r["check"]?.stderr.hasSuffix(": warning: objtool: f.cold+0x2: unreachable instruction\n") == true)
   }
 
   @Test("relocations outside their section")
   func relocationOutside() throws {
-    let r = try survives(try mutated { b, l in
-      let rela = try #require(l.section(".rela.text"))
-      l.put64(&b, Int(l.get64(b, rela + 24)), 0xffff_fff0)  // the first relocation's r_offset
-    }, statuses: ["check": 1, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 1])
+    let r = try survives(
+      try mutated { b, l in
+        let rela = try #require(l.section(".rela.text"))
+        l.put64(&b, Int(l.get64(b, rela + 24)), 0xffff_fff0)  // the first relocation's r_offset
+      }, statuses: ["check": 1, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 1])
     // The call at f+0 lost its relocation: an intra-function call, fatal.
     #expect(r["check"]?.stderr.hasSuffix(": warning: objtool: f+0x0: unannotated intra-function call\n") == true)
     #expect(r["alternatives"]?.stderr.contains("error: f+0x0: unannotated intra-function call") == true)
@@ -469,8 +513,9 @@ struct HostileLayoutTests {
 
   @Test("symbol sizes past the section end")
   func symbolPastEnd() throws {
-    let r = try survives(try functionSizes(0x10_0000),
-                         statuses: ["check": 0, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 0])
+    let r = try survives(
+      try functionSizes(0x10_0000),
+      statuses: ["check": 0, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 0])
     #expect(r["check"]?.stderr.contains(": warning: objtool: g() falls through to next function f()\n") == true)
   }
 }
@@ -480,29 +525,32 @@ struct MoreFuzzRegressionTests {
   @Test("a function size that wraps the address space (found by fuzzing)")
   func wrappingSize() throws {
     let layout = HostileLayoutTests()
-    let r = try layout.survives(try layout.functionSizes(0xffff_ffff_ffff_ff00),
-                                statuses: ["check": 0, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 0])
+    let r = try layout.survives(
+      try layout.functionSizes(0xffff_ffff_ffff_ff00),
+      statuses: ["check": 0, "elf": 0, "livepatch": 0, "extable": 0, "alternatives": 0])
     #expect(r["check"]?.stderr.contains(": warning: objtool: g() falls through to next function f()\n") == true)
   }
 
   @Test("an alternative entry of length 0 is objtool's warning, not a trap (found by fuzzing)")
   func emptyAlternative() throws {
-    let path = try Fixtures.assemble("altempty.S", source: """
-      .include "orc.inc"
-      MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
-      .text
-      .type f, @function
-      f: 1: nop
-      ret
-      .size f, . - f
-      .section .altinstr_replacement, "ax"
-      3: nop
-      .section .altinstructions, "a"
-      .long 1b - .
-      .long 3b - .
-      .word 1
-      .byte 0, 0
-      """)
+    let path = try Fixtures.assemble(
+      "altempty.S",
+      source: """
+        .include "orc.inc"
+        MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
+        .text
+        .type f, @function
+        f: 1: nop
+        ret
+        .size f, . - f
+        .section .altinstr_replacement, "ax"
+        3: nop
+        .section .altinstructions, "a"
+        .long 1b - .
+        .long 3b - .
+        .word 1
+        .byte 0, 0
+        """)
     let r = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", path], timeout: 10)
     expectWellFormed(r, file: path, warns: true, "check")
     #expect(r.status == 0)
@@ -511,26 +559,28 @@ struct MoreFuzzRegressionTests {
 
   @Test("a linked image whose special section sits at the top of the address space (found by fuzzing)")
   func wrappingAddress() throws {
-    let obj = try Fixtures.assemble("seed000a-linked.S", source: """
-      .include "orc.inc"
-      .include "seed000.inc"
-      ALT_GEN = 61
-      MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
-      .text
-      .globl _start
-      .type _start, @function
-      _start: 661: nop
-      662: ret
-      .size _start, . - _start
-      .section .altinstr_replacement, "ax"
-      671: nop
-      672:
-      .text
-      ALT_ENTRY 661b, 662b, 671b, 672b, 1
-      .pushsection __ex_table, "a"
-      .long 661b - ., 662b - ., 1
-      .popsection
-      """)
+    let obj = try Fixtures.assemble(
+      "seed000a-linked.S",
+      source: """
+        .include "orc.inc"
+        .include "seed000.inc"
+        ALT_GEN = 61
+        MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
+        .text
+        .globl _start
+        .type _start, @function
+        _start: 661: nop
+        662: ret
+        .size _start, . - _start
+        .section .altinstr_replacement, "ax"
+        671: nop
+        672:
+        .text
+        ALT_ENTRY 661b, 662b, 671b, 672b, 1
+        .pushsection __ex_table, "a"
+        .long 661b - ., 662b - ., 1
+        .popsection
+        """)
     let exe = try Fixtures.temporaryDirectory().appendingPathComponent("linked").path
     try #require(try Fixtures.run("ld", ["-o", exe, obj]).status == 0)
     var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: exe)))
@@ -584,5 +634,7 @@ struct ELFLayout {
   func section(_ name: String) -> Int? { headers[name] }
   func get32(_ b: [UInt8], _ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(b[o + $1]) << (8 * UInt32($1)) } }
   func get64(_ b: [UInt8], _ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) } }
-  func put64(_ b: inout [UInt8], _ o: Int, _ v: UInt64) { for i in 0..<8 { b[o + i] = UInt8((v >> (8 * UInt64(i))) & 0xff) } }
+  func put64(_ b: inout [UInt8], _ o: Int, _ v: UInt64) {
+    for i in 0..<8 { b[o + i] = UInt8((v >> (8 * UInt64(i))) & 0xff) }
+  }
 }

@@ -48,8 +48,9 @@ struct CorpusDumpTests {
     try compare(modules: corpus.modules612, objtool: corpus.objtool612, expected: .v6_12)
   }
 
-  @Test("the 6.1 -dbg vmlinux (when fetched with scripts/corpus.sh --dbg)",
-        .enabled(if: Corpus.current?.vmlinux61 != nil))
+  @Test(
+    "the 6.1 -dbg vmlinux (when fetched with scripts/corpus.sh --dbg)",
+    .enabled(if: Corpus.current?.vmlinux61 != nil))
   func vmlinux() throws {
     let corpus = try #require(Corpus.current)
     let path = try #require(corpus.vmlinux61)

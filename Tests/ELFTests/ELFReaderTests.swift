@@ -31,8 +31,10 @@ struct ELFReaderTests {
       // readelf truncates nothing with -W; it names types, we compare the common ones.
       #expect(s.name == name, "section \(index)")
       #expect(s.size == size, "section \(index) \(name)")
-      let typeNames: [String: SectionType] = ["PROGBITS": .progbits, "SYMTAB": .symtab, "STRTAB": .strtab,
-                                              "RELA": .rela, "NOBITS": .nobits, "GROUP": .group]
+      let typeNames: [String: SectionType] = [
+        "PROGBITS": .progbits, "SYMTAB": .symtab, "STRTAB": .strtab,
+        "RELA": .rela, "NOBITS": .nobits, "GROUP": .group,
+      ]
       if let t = typeNames[type] { #expect(s.type == t, "section \(index) \(name)") }
     }
     try file.verify()
@@ -61,7 +63,9 @@ struct ELFReaderTests {
       #expect(s.value == value)
       if s.type != .section { #expect(try symbols.name(of: s) == name) }
     }
-    let f = try (0..<symbols.count).map { try symbols.symbol(at: $0) }.first { try symbols.name(of: $0) == "frame_func" }
+    let f = try (0..<symbols.count).map { try symbols.symbol(at: $0) }.first {
+      try symbols.name(of: $0) == "frame_func"
+    }
     #expect(f?.type == .function && f?.binding == .global && f?.size == 8)
   }
 
@@ -93,7 +97,8 @@ struct ELFReaderTests {
     }
   }
 
-  @Test("an aarch64 object is read", .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/aarch64-linux-gnu-as")))
+  @Test(
+    "an aarch64 object is read", .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/aarch64-linux-gnu-as")))
   func aarch64() throws {
     let path = try Fixtures.assemble("a64.S", source: ".text\nf: ret\n.data\n.quad f\n", arch: "aarch64")
     let file = try ELFFile(path: path)
@@ -117,8 +122,9 @@ struct HugeCountTests {
     return bytes
   }
 
-  @Test("a section count whose table size wraps is one truncation error at e_shoff, no trap",
-        arguments: [0x03ff_ffff_ffff_ffff, (1 << 58) - 1, 1 << 58, (1 << 58) + 1, UInt64.max / 64, UInt64.max] as [UInt64])
+  @Test(
+    "a section count whose table size wraps is one truncation error at e_shoff, no trap",
+    arguments: [0x03ff_ffff_ffff_ffff, (1 << 58) - 1, 1 << 58, (1 << 58) + 1, UInt64.max / 64, UInt64.max] as [UInt64])
   func hugeCount(_ count: UInt64) throws {
     let bytes = try Self.object(extendedCount: count)
     do {
@@ -133,13 +139,17 @@ struct HugeCountTests {
     }
   }
 
-  @Test("every command prints one line of error and exits 1", .enabled(if: FileManager.default.isExecutableFile(atPath: Fixtures.orctool)))
+  @Test(
+    "every command prints one line of error and exits 1",
+    .enabled(if: FileManager.default.isExecutableFile(atPath: Fixtures.orctool)))
   func commands() throws {
     let dir = try Fixtures.temporaryDirectory()
     let path = dir.appendingPathComponent("huge.o").path
     try Data(try Self.object(extendedCount: 0x03ff_ffff_ffff_ffff)).write(to: URL(fileURLWithPath: path))
-    for args in [["elf", "info", path], ["--dump=orc", path], ["--orc", "--generation", "6.1", path],
-                 ["check", "--orc", "--generation", "6.1", path]] {
+    for args in [
+      ["elf", "info", path], ["--dump=orc", path], ["--orc", "--generation", "6.1", path],
+      ["check", "--orc", "--generation", "6.1", path],
+    ] {
       let r = try Fixtures.run(Fixtures.orctool, args)
       #expect(r.status == 1, "\(args)")
       #expect(r.stderr.hasPrefix("orctool: \(path): error: truncated file: section header table"), "\(args)")

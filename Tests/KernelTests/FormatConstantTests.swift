@@ -22,22 +22,24 @@ struct FormatConstantTests {
 
   @Test("6.12 alt_instr flags field through the table")
   func altFlags612() throws {
-    let path = try Fixtures.assemble("alt612flags.S", source: """
-      .text
-      1: nop
-      2:
-      .pushsection .altinstr_replacement, "ax"
-      3: pause
-      4:
-      .popsection
-      .pushsection .altinstructions, "a"
-      .long 1b - .
-      .long 3b - .
-      .word 3 * 32 + 18
-      .word 3
-      .byte 2b - 1b, 4b - 3b
-      .popsection
-      """)
+    let path = try Fixtures.assemble(
+      "alt612flags.S",
+      source: """
+        .text
+        1: nop
+        2:
+        .pushsection .altinstr_replacement, "ax"
+        3: pause
+        4:
+        .popsection
+        .pushsection .altinstructions, "a"
+        .long 1b - .
+        .long 3b - .
+        .word 3 * 32 + 18
+        .word 3
+        .byte 2b - 1b, 4b - 3b
+        .popsection
+        """)
     let entry = try #require(try AlternativesTable(file: try ELFFile(path: path), generation: .v6_12).entries.first)
     #expect(entry.feature == 3 * 32 + 18 && entry.flags == [.not, .directCall] && entry.inverted && entry.directCall)
   }
@@ -48,7 +50,8 @@ struct FormatConstantTests {
     #expect(ExtableFixupType.copy.name(in: .v6_1) == "COPY" && ExtableFixupType.copy.name(in: .v6_12) == nil)
     #expect(ExtableFixupType.eretu.name(in: .v6_12) == "ERETU" && ExtableFixupType.eretu.name(in: .v6_1) == nil)
     #expect(ARM64ExtableFixupType.loadUnalignedZeropad.name == "LOAD_UNALIGNED_ZEROPAD")
-    #expect(ExtableTypes.decode(17 | 0x100 | UInt32(bitPattern: -14 << 16), machine: .x86_64, generation: .v6_12).type
-      == "EFAULT_REG")
+    #expect(
+      ExtableTypes.decode(17 | 0x100 | UInt32(bitPattern: -14 << 16), machine: .x86_64, generation: .v6_12).type
+        == "EFAULT_REG")
   }
 }

@@ -1,29 +1,32 @@
 import ELF
 import Foundation
-@testable import Kernel
 import TestSupport
 import Testing
+
+@testable import Kernel
 
 /// An object with one alternative site and `count` `.altinstructions` entries
 /// in generation `alt` (61 or 612, seed000.inc's ALT_GEN), plus `extra` lines.
 func altObject(_ name: String, alt: Int, count: Int = 2, extra: String = "") throws -> String {
   let entries = (0..<count).map { "ALT_ENTRY 1b, 2b, 3b, 4b, \($0 + 5)" }.joined(separator: "\n")
-  return try Fixtures.assemble(name, source: """
-    ALT_GEN = \(alt)
-    .include "seed000.inc"
-    .include "orc.inc"
-    \(extra)
-    .text
-    f:
-    1: nop
-    2: ret
-    .pushsection .altinstr_replacement, "ax"
-    3: pause
-    4:
-    .popsection
-    \(entries)
+  return try Fixtures.assemble(
+    name,
+    source: """
+      ALT_GEN = \(alt)
+      .include "seed000.inc"
+      .include "orc.inc"
+      \(extra)
+      .text
+      f:
+      1: nop
+      2: ret
+      .pushsection .altinstr_replacement, "ax"
+      3: pause
+      4:
+      .popsection
+      \(entries)
 
-    """)
+      """)
 }
 
 let noEnvironment: [String: String] = [:]
@@ -52,8 +55,10 @@ struct GenerationPolicyTests {
   @Test("the environment counts only with both VERSION and PATCHLEVEL, both numeric")
   func environmentMustBeComplete() throws {
     let file = try ELFFile(path: try altObject("envbad.S", alt: 61, extra: "MODINFO_VERMAGIC 6.1.0-56-cloud-amd64"))
-    for env in [["VERSION": "6"], ["PATCHLEVEL": "12"], ["VERSION": "6", "PATCHLEVEL": "12a"],
-                ["VERSION": "", "PATCHLEVEL": "12"], ["VERSION": "six", "PATCHLEVEL": "12"]] {
+    for env in [
+      ["VERSION": "6"], ["PATCHLEVEL": "12"], ["VERSION": "6", "PATCHLEVEL": "12a"],
+      ["VERSION": "", "PATCHLEVEL": "12"], ["VERSION": "six", "PATCHLEVEL": "12"],
+    ] {
       let (gen, evidence) = try GenerationPolicy(forced: nil, environment: env).resolve(file)
       #expect(gen == .v6_1, "\(env)")
       #expect(evidence == .vermagic("6.1.0-56-cloud-amd64 SMP preempt mod_unload modversions "), "\(env)")
@@ -88,8 +93,9 @@ struct GenerationPolicyTests {
   @Test("one entry: relocations at 0 and 4 fit both, the section size decides")
   func layoutOneEntry() throws {
     let a = try ELFFile(path: try altObject("one61.S", alt: 61, count: 1))
-    #expect(try GenerationPolicy(forced: nil, environment: noEnvironment).resolve(a)
-      == (.v6_1, .layout(".altinstructions size 12, a multiple of 12 and not of 14")))
+    #expect(
+      try GenerationPolicy(forced: nil, environment: noEnvironment).resolve(a)
+        == (.v6_1, .layout(".altinstructions size 12, a multiple of 12 and not of 14")))
     let b = try ELFFile(path: try altObject("one612.S", alt: 612, count: 1))
     #expect(try GenerationPolicy(forced: nil, environment: noEnvironment).resolve(b).0 == .v6_12)
   }
@@ -99,8 +105,12 @@ struct GenerationPolicyTests {
     let dir = try Fixtures.temporaryDirectory()
     for (alt, count, expected) in [(61, 2, KernelGeneration.v6_1), (612, 2, .v6_12)] {
       let exe = dir.appendingPathComponent("alt\(alt)").path
-      let link = try Fixtures.run("ld", ["-e", "0", "-Ttext=0x401000", "-o", exe,
-                                         try altObject("linked\(alt).S", alt: alt, count: count)])
+      let link = try Fixtures.run(
+        "ld",
+        [
+          "-e", "0", "-Ttext=0x401000", "-o", exe,
+          try altObject("linked\(alt).S", alt: alt, count: count),
+        ])
       #expect(link.status == 0, "\(link.stderr)")
       let policy = GenerationPolicy(forced: nil, environment: noEnvironment)
       let (gen, evidence) = try policy.resolve(try ELFFile(path: exe))
@@ -128,15 +138,17 @@ struct GenerationPolicyTests {
   @Test("a layout that fits neither generation decides nothing")
   func layoutFitsNeither() throws {
     // 24 bytes (a multiple of 12 only) but a relocation at 14: neither layout.
-    let path = try Fixtures.assemble("neither.S", source: """
-      .text
-      f: nop
-      .section .altinstructions, "a"
-      .long f - .
-      .skip 10
-      .long f - .
-      .skip 6
-      """)
+    let path = try Fixtures.assemble(
+      "neither.S",
+      source: """
+        .text
+        f: nop
+        .section .altinstructions, "a"
+        .long f - .
+        .skip 10
+        .long f - .
+        .skip 6
+        """)
     #expect(GenerationPolicy(forced: nil, environment: noEnvironment).decide(try ELFFile(path: path)) == nil)
   }
 

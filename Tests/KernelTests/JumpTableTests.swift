@@ -39,8 +39,9 @@ struct JumpTableTests {
     #expect(entries.prefix(2).map(\.keyFlags) == [[], [.branch, .jumpLabelHack]])
   }
 
-  @Test("real modules: every entry's code is a NOP or JMP instruction and its target an instruction",
-        .enabled(if: Corpus.current != nil))
+  @Test(
+    "real modules: every entry's code is a NOP or JMP instruction and its target an instruction",
+    .enabled(if: Corpus.current != nil))
   func corpus() throws {
     let corpus = try #require(Corpus.current)
     var total = 0

@@ -54,8 +54,9 @@ struct UnwindHintTests {
     let table = try UnwindHintTable(file: file, generation: .v6_12)
     let text = try #require(file.section(named: ".text")).index
     #expect(table.entries.map(\.place) == (0..<8).map { SectionPlace(section: text, offset: UInt64($0)) })
-    #expect(table.entries.map(\.kind)
-      == [.undefined, .endOfStack, .call, .regs, .regsPartial, .function, .save, .restore])
+    #expect(
+      table.entries.map(\.kind)
+        == [.undefined, .endOfStack, .call, .regs, .regsPartial, .function, .save, .restore])
     #expect(table.entries.map(\.signal) == [false, false, false, true, true, false, false, false])
     #expect(table.entries.allSatisfy { !$0.end })
     #expect(table.entries[3].spOffset == 168 && table.entries[3].spReg == 5)
@@ -72,31 +73,39 @@ struct UnwindHintTests {
     let path = try Fixtures.assemble("hintsize.S", source: ".text\nf: ret\n.section .discard.unwind_hints\n.long 0\n")
     let file = try ELFFile(path: path)
     let header = try #require(file.section(named: ".discard.unwind_hints")).headerOffset
-    #expect(throws: ELFError(.objtool(place: "", message: "struct unwind_hint size mismatch"), path: path,
-                             offset: header)) {
+    #expect(
+      throws: ELFError(
+        .objtool(place: "", message: "struct unwind_hint size mismatch"), path: path,
+        offset: header)
+    ) {
       try UnwindHintTable(file: file, generation: .v6_12)
     }
   }
 
   @Test("an entry without a relocation is objtool's can't find reloc, at the entry")
   func missingReloc() throws {
-    let path = try Fixtures.assemble("hintreloc.S", source: """
-      .text
-      f: ret
-      .section .discard.unwind_hints
-      .long f - .
-      .short 0
-      .byte 5, 2, 0
-      .balign 4
-      .long 0
-      .short 0
-      .byte 5, 2, 0
-      .balign 4
-      """)
+    let path = try Fixtures.assemble(
+      "hintreloc.S",
+      source: """
+        .text
+        f: ret
+        .section .discard.unwind_hints
+        .long f - .
+        .short 0
+        .byte 5, 2, 0
+        .balign 4
+        .long 0
+        .short 0
+        .byte 5, 2, 0
+        .balign 4
+        """)
     let file = try ELFFile(path: path)
     let section = try #require(file.section(named: ".discard.unwind_hints"))
-    #expect(throws: ELFError(.objtool(place: "", message: "can't find reloc for unwind_hints[1]"), path: path,
-                             offset: section.offset + 12)) {
+    #expect(
+      throws: ELFError(
+        .objtool(place: "", message: "can't find reloc for unwind_hints[1]"), path: path,
+        offset: section.offset + 12)
+    ) {
       try UnwindHintTable(file: file, generation: .v6_1)
     }
   }

@@ -30,7 +30,9 @@ struct MalformedInputTests {
       Issue.record("no error; read \(text.count) bytes of dump")
     } catch {
       #expect(c.expectKind(error.kind), "kind \(error.kind)")
-      #expect(error.offset == c.offset, "offset 0x\(String(error.offset, radix: 16)) expected 0x\(String(c.offset, radix: 16))")
+      #expect(
+        error.offset == c.offset,
+        "offset 0x\(String(error.offset, radix: 16)) expected 0x\(String(c.offset, radix: 16))")
       #expect(error.path == "bad.o")
       #expect(!error.description.contains("\n"))
     }

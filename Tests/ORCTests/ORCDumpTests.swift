@@ -77,8 +77,9 @@ struct ORCLayoutTests {
       for flag in [false, true] {
         let e = ORCEntry(spOffset: -12345, bpOffset: 321, spReg: .spIndirect, bpReg: .r13, rawType: raw, flag: flag)
         let b = layout.encode(e)
-        let d = layout.decode(spOffset: Int16(bitPattern: UInt16(b[0]) | UInt16(b[1]) << 8),
-                              bpOffset: Int16(bitPattern: UInt16(b[2]) | UInt16(b[3]) << 8), regs: b[4], bits: b[5])
+        let d = layout.decode(
+          spOffset: Int16(bitPattern: UInt16(b[0]) | UInt16(b[1]) << 8),
+          bpOffset: Int16(bitPattern: UInt16(b[2]) | UInt16(b[3]) << 8), regs: b[4], bits: b[5])
         #expect(d == e)
       }
     }
@@ -138,7 +139,12 @@ struct GenerationTests {
     #expect(GenerationDetector.detect(file) == nil)
   }
 
-  @Test("versions parse to generations", arguments: [("6.1", KernelGeneration.v6_1), ("6.12", .v6_12), ("6.3.13", .v6_1), ("6.4", .v6_12), ("5.10.0-30-amd64", .v6_1), ("7.0", .v6_12)])
+  @Test(
+    "versions parse to generations",
+    arguments: [
+      ("6.1", KernelGeneration.v6_1), ("6.12", .v6_12), ("6.3.13", .v6_1), ("6.4", .v6_12), ("5.10.0-30-amd64", .v6_1),
+      ("7.0", .v6_12),
+    ])
   func versions(_ text: String, _ gen: KernelGeneration) {
     #expect(KernelGeneration(versionString: text) == gen)
   }

@@ -100,15 +100,17 @@ struct ProgramModelTests {
 struct AnnotationPassTests {
   @Test("add_ignores(): a STACK_FRAME_NON_STANDARD function's instructions, its .cold child's too")
   func ignores() throws {
-    let (p, t) = try load("ignore.S", twoFunctions + """
+    let (p, t) = try load(
+      "ignore.S",
+      twoFunctions + """
 
-      .type f.cold, @function
-      f.cold: ud2
-      .size f.cold, . - f.cold
-      .pushsection .discard.func_stack_frame_non_standard, "aw"
-      .quad f
-      .popsection
-      """)
+        .type f.cold, @function
+        f.cold: ud2
+        .size f.cold, . - f.cold
+        .pushsection .discard.func_stack_frame_non_standard, "aw"
+        .quad f
+        .popsection
+        """)
     var parent = Array(p.functions.functions.indices)
     parent[try fn(p, "f.cold")] = try fn(p, "f")
     let cold = JumpDestinations.coldChildren(parent: parent, functions: p.functions)
@@ -118,7 +120,9 @@ struct AnnotationPassTests {
 
   @Test("add_ignore_alternatives(): the annotated site")
   func ignoreAlts() throws {
-    let (p, t) = try load("ignorealts.S", """
+    let (p, t) = try load(
+      "ignorealts.S",
+      """
       .text
       .type f, @function
       f: push %rbx
@@ -135,7 +139,9 @@ struct AnnotationPassTests {
 
   @Test("add_dead_ends(): ud2 is a dead end unless annotated reachable; unreachable marks the instruction before")
   func deadEnds() throws {
-    let (p, t) = try load("deadends.S", """
+    let (p, t) = try load(
+      "deadends.S",
+      """
       .text
       .type f, @function
       f: ud2
@@ -156,7 +162,9 @@ struct AnnotationPassTests {
 
   @Test("read_intra_function_calls(): an annotated call is a jump to its target")
   func intraFunctionCalls() throws {
-    let (p, t) = try load("intra.S", """
+    let (p, t) = try load(
+      "intra.S",
+      """
       .text
       .type f, @function
       f: 1: call 2f
@@ -172,7 +180,9 @@ struct AnnotationPassTests {
 
   @Test("read_unwind_hints(): states chain from hint to hint; SAVE is no hint, RESTORE is")
   func unwindHints() throws {
-    let (p, t) = try load("hints.S", """
+    let (p, t) = try load(
+      "hints.S",
+      """
       .text
       .type f, @function
       f: UNWIND_HINT type=2 sp_reg=5 sp_offset=8
@@ -235,13 +245,16 @@ struct BranchPassTests {
   @Test("a call into the middle of a function is objtool's 'unannotated intra-function call'")
   func unannotated() throws {
     let (p, t) = try load("intra2.S", ".text\n.type f, @function\nf: call 1f\n1: ret\n.size f, . - f\n")
-    #expect(stopMessage { _ = try CallDestinations(program: p, table: t, skip: [:]) }
-      == "f+0x0: unannotated intra-function call")
+    #expect(
+      stopMessage { _ = try CallDestinations(program: p, table: t, skip: [:]) }
+        == "f+0x0: unannotated intra-function call")
   }
 
   @Test("dead_end_function(): no return and no sibling call, or objtool's list; weak never")
   func noreturns() throws {
-    let (p, t) = try load("noreturn.S", """
+    let (p, t) = try load(
+      "noreturn.S",
+      """
       .text
       .type f, @function
       f: call g
@@ -259,8 +272,9 @@ struct BranchPassTests {
       .size r, . - r
       """)
     let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
-    let n = NoreturnFunctions(program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
-                              coldChild: [:])
+    let n = NoreturnFunctions(
+      program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
+      coldChild: [:])
     #expect(n.functions == [true, true, false, false])
     #expect(n.isNoreturn(.external("panic")) && !n.isNoreturn(.external("printk")))
   }
@@ -268,8 +282,9 @@ struct BranchPassTests {
 
 @Suite("Passes: special sections")
 struct SpecialSectionPassTests {
-  @Test("handle_group_alt(): shorter replacements get fake NOPs, each stream goes on after the site",
-        arguments: [KernelGeneration.v6_1, .v6_12])
+  @Test(
+    "handle_group_alt(): shorter replacements get fake NOPs, each stream goes on after the site",
+    arguments: [KernelGeneration.v6_1, .v6_12])
   func groups(_ generation: KernelGeneration) throws {
     let (p, t) = try load("alt.S", Seed000.threeStreams(reversed: false), generation: generation)
     let a = try AlternativeGroups(program: p, table: t, generation: generation)
@@ -279,9 +294,12 @@ struct SpecialSectionPassTests {
     let (nop1, nop2) = (t.count, t.count + 1)  // the synthetic instructions
     #expect(a.table.count == t.count + 2 && a.table.length[nop1] == 1 && a.table.length[nop2] == 4)
     #expect(a.table.type[nop1] == .nop && a.table.type[nop2] == .nop)
-    #expect(a.groups == [AltGroup(first: site, last: site, original: nil, length: 6),
-                         AltGroup(first: call, last: nop1, original: 0, length: 6),
-                         AltGroup(first: pushf, last: nop2, original: 0, length: 6)])
+    #expect(
+      a.groups == [
+        AltGroup(first: site, last: site, original: nil, length: 6),
+        AltGroup(first: call, last: nop1, original: 0, length: 6),
+        AltGroup(first: pushf, last: nop2, original: 0, length: 6),
+      ])
     #expect(a.streams == [site: [call, pushf]])
     #expect(a.nextOverride == [call: nop1, nop1: site + 1, pop: nop2, nop2: site + 1])
     #expect(a.table.function[pushf] == a.table.function[site], "the replacement runs in the site's function")
@@ -290,7 +308,9 @@ struct SpecialSectionPassTests {
 
   @Test("empty alternative entry: objtool's warning, and no stream")
   func empty() throws {
-    let (p, t) = try load("empty.S", """
+    let (p, t) = try load(
+      "empty.S",
+      """
       .text
       .type f, @function
       f: 661: 662: ret
@@ -307,7 +327,9 @@ struct SpecialSectionPassTests {
 
   @Test("static keys: a NOP can jump, a JMP can fall through; exception fixups are paths too")
   func staticKeysAndFixups() throws {
-    let (p, t) = try load("keys.S", """
+    let (p, t) = try load(
+      "keys.S",
+      """
       .text
       .type f, @function
       f: 1: nopl 0(%rax,%rax,1)
@@ -332,7 +354,9 @@ struct SpecialSectionPassTests {
 
   @Test("add_jump_table_alts(): a switch table's entries are paths of the indirect jump")
   func jumpTables() throws {
-    let (p, t) = try load("switch.S", """
+    let (p, t) = try load(
+      "switch.S",
+      """
       .text
       .type f, @function
       f: mov .Ltable(,%rdi,8), %rax
@@ -344,8 +368,9 @@ struct SpecialSectionPassTests {
       .Ltable: .quad 1b, 2b
       """)
     let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
-    let tables = try JumpTables(program: p, table: t, type: t.type, jumpDest: j.jumpDest, parent: j.parent,
-                                coldChild: j.coldChild)
+    let tables = try JumpTables(
+      program: p, table: t, type: t.type, jumpDest: j.jumpDest, parent: j.parent,
+      coldChild: j.coldChild)
     #expect(tables.paths == [1: [2, 3]] && tables.jumps == [1] && !tables.ignoreUnreachables)
   }
 }

@@ -34,7 +34,9 @@ struct ExtableTests {
     #expect(ExtableTypes.decode(16, machine: .x86_64, generation: .v6_1).type == "POP_ZERO")
   }
 
-  @Test("arm64: type and the ERR/ZERO and DATA/ADDR register fields", .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/aarch64-linux-gnu-as")))
+  @Test(
+    "arm64: type and the ERR/ZERO and DATA/ADDR register fields",
+    .enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/aarch64-linux-gnu-as")))
   func arm64() throws {
     let r = try extable(try Fixtures.assemble("extable_arm64.S", arch: "aarch64"))
     #expect(r.machine == "aarch64")

@@ -47,7 +47,10 @@ struct LivepatchTests {
   @Test("a child reached only through a static key is still found")
   func staticKey() throws {
     let r = try livepatch(try Fixtures.assemble("livepatch.S"))
-    #expect(try child(r, "n.cold").branchesIn == [SubfunctionBranch(from: "n+0x5", to: "n.cold+0x0", instruction: "static key")])
+    #expect(
+      try child(r, "n.cold").branchesIn == [
+        SubfunctionBranch(from: "n+0x5", to: "n.cold+0x0", instruction: "static key")
+      ])
   }
 
   @Test("copies of one source function are reported; split children are not copies")
@@ -60,8 +63,11 @@ struct LivepatchTests {
   func groups() throws {
     let r = try livepatch(try Fixtures.assemble("livepatch.S"))
     let groups = Dictionary(uniqueKeysWithValues: r.groups.map { ($0.parent, $0.childrenWithoutFentry) })
-    #expect(groups == ["f": ["f.cold"], "k.isra.0": ["k.isra.0.cold"], "m.constprop.0": ["m.constprop.0.part.0"],
-                       "n": ["n.cold"]])
+    #expect(
+      groups == [
+        "f": ["f.cold"], "k.isra.0": ["k.isra.0.cold"], "m.constprop.0": ["m.constprop.0.part.0"],
+        "n": ["n.cold"],
+      ])
     #expect(groups["h"] == nil, "h.part.0 has its own fentry")
   }
 
@@ -87,8 +93,9 @@ struct LivepatchTests {
     return stripped
   }
 
-  @Test("same-named statics from two units: each child gets the parent that branches into it",
-        arguments: [false, true])
+  @Test(
+    "same-named statics from two units: each child gets the parent that branches into it",
+    arguments: [false, true])
   func duplicates(stripFileSymbols: Bool) throws {
     let path = try linkedDuplicates(stripFileSymbols: stripFileSymbols)
     let r = try livepatch(path)
@@ -116,7 +123,9 @@ struct LivepatchTests {
     let d = try Fixtures.run(Fixtures.orctool, ["livepatch", dup])
     let warning = d.stdout.split(separator: "\n").filter { $0.contains("kpatch-build would take") }
     #expect(warning.count == 1)
-    #expect(warning.first?.hasSuffix("warning: orctool: dup.cold: parent is dup (symbol 7), kpatch-build would take dup (symbol 5)") == true)
+    #expect(
+      warning.first?.hasSuffix(
+        "warning: orctool: dup.cold: parent is dup (symbol 7), kpatch-build would take dup (symbol 5)") == true)
   }
 
   @Test("addr2func names children with their parent")
@@ -124,12 +133,13 @@ struct LivepatchTests {
     let path = try Fixtures.assemble("livepatch.S")
     let r = try Fixtures.run(Fixtures.orctool, ["addr2func", path, ".text.unlikely+0x2", "0x5", "n.cold+1"])
     #expect(r.status == 0)
-    #expect(r.stdout == """
-      .text.unlikely+0x2: f.cold+0x2/0x7 (child of f)
-      0x5: f+0x5/0xe
-      n.cold+1: n.cold+0x1/0x2 (child of n)
+    #expect(
+      r.stdout == """
+        .text.unlikely+0x2: f.cold+0x2/0x7 (child of f)
+        0x5: f+0x5/0xe
+        n.cold+1: n.cold+0x1/0x2 (child of n)
 
-      """)
+        """)
     let miss = try Fixtures.run(Fixtures.orctool, ["addr2func", path, "0x10000"])
     #expect(miss.status == 1 && miss.stdout == "0x10000: ?\n")
   }
@@ -145,8 +155,9 @@ struct LivepatchTests {
     #expect(decoded[0].children.count == 5)
   }
 
-  @Test("100 real 6.1 modules: no orphans, cold children have no fentry and are reached from their parent",
-        .enabled(if: Corpus.current != nil))
+  @Test(
+    "100 real 6.1 modules: no orphans, cold children have no fentry and are reached from their parent",
+    .enabled(if: Corpus.current != nil))
   func corpus() throws {
     let corpus = try #require(Corpus.current)
     var cold = 0
@@ -165,7 +176,8 @@ struct LivepatchTests {
     #expect(Double(reached) >= 0.98 * Double(cold), "\(reached) of \(cold)")
   }
 
-  @Test("the 6.1 vmlinux: fentry calls resolved through linked addresses", .enabled(if: Corpus.current?.vmlinux61 != nil))
+  @Test(
+    "the 6.1 vmlinux: fentry calls resolved through linked addresses", .enabled(if: Corpus.current?.vmlinux61 != nil))
   func vmlinux() throws {
     let r = try livepatch(try #require(Corpus.current?.vmlinux61))
     #expect(r.summary["functions.fentry_call", default: 0] > 30_000)

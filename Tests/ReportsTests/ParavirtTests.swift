@@ -17,8 +17,9 @@ struct ParavirtTests {
     let btf = try BTF(file: try ELFFile(path: try Fixtures.assemble("paravirt.S")))
     let id = try #require(btf.find("paravirt_patch_template", kind: .structure))
     #expect(btf.members(of: id).map(\.name) == ["cpu", "irq"])
-    #expect(btf.flattenedMembers(of: id).map { "\($0.offset):\($0.name)" }
-            == ["0:cpu.io_delay", "8:cpu.cpuid", "16:irq.save_fl", "24:irq.irq_disable"])
+    #expect(
+      btf.flattenedMembers(of: id).map { "\($0.offset):\($0.name)" }
+        == ["0:cpu.io_delay", "8:cpu.cpuid", "16:irq.save_fl", "24:irq.irq_disable"])
     #expect(btf.find("nothing", kind: .structure) == nil)
   }
 
@@ -54,8 +55,12 @@ struct ParavirtTests {
   @Test("seed 001: the alternative over irq.save_fl is pushf; pop %rax, for !XENPV")
   func alternative() throws {
     let r = try report(try Fixtures.assemble("paravirt.S"))
-    #expect(r.sites[0].alternatives == [SiteAlternative(feature: 8 * 32 + 16, inverted: true, replacementLength: 2,
-                                                        replacement: "pushfq; pop %rax")])
+    #expect(
+      r.sites[0].alternatives == [
+        SiteAlternative(
+          feature: 8 * 32 + 16, inverted: true, replacementLength: 2,
+          replacement: "pushfq; pop %rax")
+      ])
     #expect(r.sites[1...].allSatisfy { $0.alternatives.isEmpty })
   }
 
@@ -65,13 +70,16 @@ struct ParavirtTests {
     let r = try Fixtures.run(Fixtures.orctool, ["paravirt", "--btf", path, path])
     #expect(r.status == 0)
     #expect(r.stdout.hasPrefix("\(path): 4 paravirt sites; 1 with an alternative; 3 breaking an invariant"))
-    #expect(r.stdout.contains("\(path): warning: orctool: pv_user+0x6: paravirt site: site is 5 bytes, shorter than an indirect call (6)\n"))
+    #expect(
+      r.stdout.contains(
+        "\(path): warning: orctool: pv_user+0x6: paravirt site: site is 5 bytes, shorter than an indirect call (6)\n"))
     let plain = try Fixtures.run(Fixtures.orctool, ["paravirt", path])
     #expect(plain.stdout.contains("no BTF: slots by number"))
   }
 
-  @Test("the 6.1 vmlinux: every site keeps the invariants; irq.save_fl sites carry pushf; pop %rax",
-        .enabled(if: Corpus.current?.vmlinux61 != nil))
+  @Test(
+    "the 6.1 vmlinux: every site keeps the invariants; irq.save_fl sites carry pushf; pop %rax",
+    .enabled(if: Corpus.current?.vmlinux61 != nil))
   func vmlinux() throws {
     let path = try #require(Corpus.current?.vmlinux61)
     let file = try ELFFile(path: path)

@@ -49,8 +49,10 @@ public enum Fixtures {
 
   /// Runs `program` (looked up on PATH unless it contains a slash) with `arguments`;
   /// after `timeout` seconds, if given, the program is killed and the result says so.
-  public static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:],
-                         timeout: Double? = nil) throws -> RunResult {
+  public static func run(
+    _ program: String, _ arguments: [String], environment: [String: String] = [:],
+    timeout: Double? = nil
+  ) throws -> RunResult {
     let p = Process()
     if program.contains("/") {
       p.executableURL = URL(fileURLWithPath: program)
@@ -87,10 +89,11 @@ public enum Fixtures {
     group.wait()
     p.waitUntilExit()
     killer.cancel()
-    return RunResult(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
-                     seconds: Date().timeIntervalSince(start), timedOut: timedOut,
-                     stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData)
+    return RunResult(
+      status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+      seconds: Date().timeIntervalSince(start), timedOut: timedOut,
+      stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData)
   }
 
   /// The built `orctool` executable (`ORCTOOL_BIN`, else beside the test bundle, else `.build/debug`).
@@ -119,7 +122,8 @@ public struct Corpus: Sendable {
   /// The corpus fetched by `scripts/corpus.sh`, or nil when it has not been fetched.
   public static let current: Corpus? = {
     let env = ProcessInfo.processInfo.environment
-    let cache = env["ORCTOOL_CORPUS"]
+    let cache =
+      env["ORCTOOL_CORPUS"]
       ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/orctool/corpus")
     guard let text = try? String(contentsOfFile: cache + "/corpus.env", encoding: .utf8) else { return nil }
     var values: [String: String] = [:]

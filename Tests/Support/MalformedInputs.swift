@@ -57,12 +57,16 @@ public enum MalformedInputs {
     let orcSymOffset = Int(symtab.offset) + orcSymIndex * 24
 
     var out: [MalformedCase] = []
-    func add(_ name: String, offset: Int, affectsDump: Bool = true,
-             _ kind: @escaping @Sendable (ELFError.Kind) -> Bool, _ mutate: (inout [UInt8]) -> Void) {
+    func add(
+      _ name: String, offset: Int, affectsDump: Bool = true,
+      _ kind: @escaping @Sendable (ELFError.Kind) -> Bool, _ mutate: (inout [UInt8]) -> Void
+    ) {
       var b = good
       mutate(&b)
-      out.append(MalformedCase(name: name, bytes: b, expectKind: kind, offset: UInt64(offset),
-                               affectsDump: affectsDump))
+      out.append(
+        MalformedCase(
+          name: name, bytes: b, expectKind: kind, offset: UInt64(offset),
+          affectsDump: affectsDump))
     }
 
     add("empty file", offset: 0, { if case .truncated = $0 { true } else { false } }) { $0 = [] }
@@ -87,24 +91,34 @@ public enum MalformedInputs {
       $0.put(UInt16(shnum + 3), at: 62)
     }
     let textHeader = try header(".text")
-    add("section offset past the end", offset: textHeader + 24,
-        { if case .sectionOutOfBounds = $0 { true } else { false } }) {
+    add(
+      "section offset past the end", offset: textHeader + 24,
+      { if case .sectionOutOfBounds = $0 { true } else { false } }
+    ) {
       $0.put(UInt64($0.count + 0x1000), at: textHeader + 24)
     }
-    add("section claiming a gigabyte", offset: textHeader + 24,
-        { if case .sectionOutOfBounds = $0 { true } else { false } }) {
+    add(
+      "section claiming a gigabyte", offset: textHeader + 24,
+      { if case .sectionOutOfBounds = $0 { true } else { false } }
+    ) {
       $0.put(UInt64(1 << 30), at: textHeader + 32)
     }
-    add("section size wrapping the offset", offset: textHeader + 24,
-        { if case .sectionOutOfBounds = $0 { true } else { false } }) {
+    add(
+      "section size wrapping the offset", offset: textHeader + 24,
+      { if case .sectionOutOfBounds = $0 { true } else { false } }
+    ) {
       $0.put(UInt64.max - 4, at: textHeader + 32)
     }
-    add("section name index past the name table", offset: textHeader,
-        { if case .badStringIndex = $0 { true } else { false } }) {
+    add(
+      "section name index past the name table", offset: textHeader,
+      { if case .badStringIndex = $0 { true } else { false } }
+    ) {
       $0.put(UInt32(0x00ff_ffff), at: textHeader)
     }
-    add("name table without a final NUL", offset: shoff + 64,
-        { if case .unterminatedString = $0 { true } else { false } }) {
+    add(
+      "name table without a final NUL", offset: shoff + 64,
+      { if case .unterminatedString = $0 { true } else { false } }
+    ) {
       // Point section 1's name at the last byte of a name table whose NUL was overwritten.
       let tableOffset = Int($0.get(UInt64.self, at: shstrHeader + 24))
       let tableSize = Int($0.get(UInt64.self, at: shstrHeader + 32))
@@ -118,43 +132,61 @@ public enum MalformedInputs {
     add("file cut in half", offset: 40, { if case .truncated = $0 { true } else { false } }) {
       $0 = Array($0[0..<($0.count / 2)])
     }
-    add("symbol table size not a multiple of 24", offset: Int(symtab.headerOffset),
-        { if case .badSectionSize = $0 { true } else { false } }) {
+    add(
+      "symbol table size not a multiple of 24", offset: Int(symtab.headerOffset),
+      { if case .badSectionSize = $0 { true } else { false } }
+    ) {
       $0.put(symtab.size - 5, at: Int(symtab.headerOffset) + 32)
     }
-    add("relocation against a missing symbol", offset: Int(orcRela.offset),
-        { if case .missingRelocationSymbol = $0 { true } else { false } }) {
+    add(
+      "relocation against a missing symbol", offset: Int(orcRela.offset),
+      { if case .missingRelocationSymbol = $0 { true } else { false } }
+    ) {
       $0.put(UInt32(9999), at: Int(orcRela.offset) + 12)
     }
-    add(".orc_unwind size not a multiple of 6", offset: try header(".orc_unwind"),
-        { if case .badSectionSize = $0 { true } else { false } }) {
+    add(
+      ".orc_unwind size not a multiple of 6", offset: try header(".orc_unwind"),
+      { if case .badSectionSize = $0 { true } else { false } }
+    ) {
       $0.put(UInt64(5), at: try! header(".orc_unwind") + 32)
     }
-    add(".rela.orc_unwind_ip size not a multiple of 24", offset: Int(orcRela.headerOffset),
-        { if case .badSectionSize = $0 { true } else { false } }) {
+    add(
+      ".rela.orc_unwind_ip size not a multiple of 24", offset: Int(orcRela.headerOffset),
+      { if case .badSectionSize = $0 { true } else { false } }
+    ) {
       $0.put(UInt64(23), at: Int(orcRela.headerOffset) + 32)
     }
-    add("fewer ORC relocations than entries", offset: Int(orcRela.headerOffset),
-        { if case .malformed = $0 { true } else { false } }) {
+    add(
+      "fewer ORC relocations than entries", offset: Int(orcRela.headerOffset),
+      { if case .malformed = $0 { true } else { false } }
+    ) {
       $0.put(UInt64(0), at: Int(orcRela.headerOffset) + 32)
     }
     if orcSym.type == .section {
-      add("section symbol with a bad section index", offset: orcSymOffset + 6,
-          { if case .badSectionIndex = $0 { true } else { false } }) {
+      add(
+        "section symbol with a bad section index", offset: orcSymOffset + 6,
+        { if case .badSectionIndex = $0 { true } else { false } }
+      ) {
         $0.put(UInt16(0x7777), at: orcSymOffset + 6)
       }
     } else {
-      add("symbol name index past the string table", offset: Int(elf.section(named: ".strtab")!.offset),
-          { if case .badStringIndex = $0 { true } else { false } }) {
+      add(
+        "symbol name index past the string table", offset: Int(elf.section(named: ".strtab")!.offset),
+        { if case .badStringIndex = $0 { true } else { false } }
+      ) {
         $0.put(UInt32(0x00ff_ffff), at: orcSymOffset)
       }
     }
-    add("symbol table sh_link past e_shnum", offset: Int(symtab.headerOffset) + 40, affectsDump: false,
-        { if case .badSectionIndex = $0 { true } else { false } }) {
+    add(
+      "symbol table sh_link past e_shnum", offset: Int(symtab.headerOffset) + 40, affectsDump: false,
+      { if case .badSectionIndex = $0 { true } else { false } }
+    ) {
       $0.put(UInt32(500), at: Int(symtab.headerOffset) + 40)
     }
-    add("relocation section linked to a non-symbol table", offset: Int(orcRela.headerOffset) + 40,
-        affectsDump: false, { if case .malformed = $0 { true } else { false } }) {
+    add(
+      "relocation section linked to a non-symbol table", offset: Int(orcRela.headerOffset) + 40,
+      affectsDump: false, { if case .malformed = $0 { true } else { false } }
+    ) {
       $0.put(UInt32(1), at: Int(orcRela.headerOffset) + 40)
     }
     return out

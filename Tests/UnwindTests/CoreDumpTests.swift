@@ -43,7 +43,8 @@ struct CoreBuilder {
     // PT_NOTE
     u32(4); u32(0); u64(UInt64(notesOffset)); u64(0); u64(0); u64(UInt64(notes.count)); u64(UInt64(notes.count)); u64(0)
     // PT_LOAD at physical 0
-    u32(1); u32(0); u64(UInt64(memoryOffset)); u64(0); u64(0); u64(UInt64(memory.count)); u64(UInt64(memory.count)); u64(0)
+    u32(1); u32(0); u64(UInt64(memoryOffset)); u64(0); u64(0); u64(UInt64(memory.count)); u64(UInt64(memory.count));
+    u64(0)
     return out + notes + memory
   }
 }
@@ -102,7 +103,9 @@ struct CoreDumpTests {
     let path = try write(c.bytes())
     let dump = try CoreDump(path: path)
     let noteOffset = try #require(dump.vmcoreinfoOffset)
-    #expect(throws: ELFError(.missingVMCOREINFO(key: "NUMBER(phys_base)", hasNote: true), path: path, offset: noteOffset)) {
+    #expect(
+      throws: ELFError(.missingVMCOREINFO(key: "NUMBER(phys_base)", hasNote: true), path: path, offset: noteOffset)
+    ) {
       try KernelMemory(dump: dump, initTopPgt: nil)
     }
     c.hasVMCOREINFO = false
@@ -112,8 +115,9 @@ struct CoreDumpTests {
     }
   }
 
-  @Test("orctool unwind: a dump without KERNELOFFSET is one line of error naming it, exit status 1",
-        .enabled(if: Corpus.current?.vmlinux61 != nil || Corpus.required))
+  @Test(
+    "orctool unwind: a dump without KERNELOFFSET is one line of error naming it, exit status 1",
+    .enabled(if: Corpus.current?.vmlinux61 != nil || Corpus.required))
   func missingKernelOffset() throws {
     var c = build()
     c.vmcoreinfo = "OSRELEASE=6.1.0-test\nSYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=0\n"
@@ -122,7 +126,9 @@ struct CoreDumpTests {
     let vmlinux = try #require(Corpus.current?.vmlinux61)
     let r = try Fixtures.run(Fixtures.orctool, ["unwind", "--vmlinux", vmlinux, "--core", path], timeout: 120)
     #expect(r.status == 1 && r.stdout.isEmpty)
-    #expect(r.stderr == "orctool: \(path): error: VMCOREINFO has no KERNELOFFSET (at offset 0x\(String(offset, radix: 16)))\n")
+    #expect(
+      r.stderr == "orctool: \(path): error: VMCOREINFO has no KERNELOFFSET (at offset 0x\(String(offset, radix: 16)))\n"
+    )
   }
 
   @Test("a file that is not a core is refused with a typed error")

@@ -7,9 +7,11 @@ import Unwind
 /// The dump `scripts/qemu-dump.sh` wrote (`make test` makes one under the cache).
 var dumpDirectory: String? {
   let env = ProcessInfo.processInfo.environment
-  let dir = env["ORCTOOL_DUMP"]
+  let dir =
+    env["ORCTOOL_DUMP"]
     ?? ((env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")) + "/orctool/dump")
-  return FileManager.default.fileExists(atPath: dir + "/vmcore") && FileManager.default.fileExists(atPath: dir + "/drgn.txt")
+  return FileManager.default.fileExists(atPath: dir + "/vmcore")
+    && FileManager.default.fileExists(atPath: dir + "/drgn.txt")
     ? dir : nil
 }
 
@@ -48,13 +50,16 @@ func nmSymbols(_ vmlinux: String) throws -> [String: Set<UInt64>] {
   var out: [String: Set<UInt64>] = [:]
   for line in r.stdout.split(separator: "\n") {
     let parts = line.split(separator: " ")
-    if parts.count == 3, let address = UInt64(parts[0], radix: 16) { out[String(parts[2]), default: []].insert(address) }
+    if parts.count == 3, let address = UInt64(parts[0], radix: 16) {
+      out[String(parts[2]), default: []].insert(address)
+    }
   }
   return out
 }
 
-@Suite("Unwinding a real 6.1 kernel dumped by QEMU",
-       .enabled(if: (dumpDirectory != nil && Corpus.current?.vmlinux61 != nil) || Corpus.required))
+@Suite(
+  "Unwinding a real 6.1 kernel dumped by QEMU",
+  .enabled(if: (dumpDirectory != nil && Corpus.current?.vmlinux61 != nil) || Corpus.required))
 struct DumpTests {
   @Test("every task's trace is drgn's, frame for frame, and sleeping tasks are reliable")
   func matchesDrgn() throws {
@@ -141,8 +146,10 @@ struct DumpTests {
         let offset = try #require(UInt64(frame[frame.index(plus, offsetBy: 3)..<slash], radix: 16), "\(task): \(frame)")
         let size = try #require(UInt64(frame[frame.index(slash, offsetBy: 3)...], radix: 16), "\(task): \(frame)")
         #expect(frame[plus...].hasPrefix("+0x") && frame[slash...].hasPrefix("/0x"), "\(task): \(frame)")
-        #expect(symbols[name]?.contains(pc &- offset) == true,
-                "\(task): \(frame) is not 0x\(String(pc, radix: 16)) (nm: \(name) at \(symbols[name].map { $0.map { String($0, radix: 16) } } ?? []))")
+        #expect(
+          symbols[name]?.contains(pc &- offset) == true,
+          "\(task): \(frame) is not 0x\(String(pc, radix: 16)) (nm: \(name) at \(symbols[name].map { $0.map { String($0, radix: 16) } } ?? []))"
+        )
         #expect(offset <= size, "\(task): \(frame)")
       }
       if trace.cpu == nil { #expect(trace.verdict.hasPrefix("reliable: "), "\(task): \(trace.verdict)") }
@@ -153,8 +160,10 @@ struct DumpTests {
     #expect(kthreadd.status == 0 && kthreadd.stderr.isEmpty)
     let block = try #require(blocks.first { $0.header.hasPrefix("task 2 ") })
     #expect(block.header == "task 2 kthreadd")
-    #expect(kthreadd.stdout
-              == ([block.header] + block.frames.enumerated().map { "#\($0) \($1)" } + [block.verdict, ""]).joined(separator: "\n"))
+    #expect(
+      kthreadd.stdout
+        == ([block.header] + block.frames.enumerated().map { "#\($0) \($1)" } + [block.verdict, ""]).joined(
+          separator: "\n"))
     let missing = try Fixtures.run(Fixtures.orctool, arguments + ["--task", "999999"], timeout: 300)
     #expect(missing.status == 1 && missing.stdout.isEmpty)
     #expect(missing.stderr == "orctool: \(core): error: no task with PID 999999\n")
@@ -170,8 +179,9 @@ struct DumpTests {
     let stripped = work.appendingPathComponent("vmlinux").path
     let strip = try Fixtures.run("objcopy", ["--strip-debug", vmlinux, stripped], timeout: 120)
     try #require(strip.status == 0, "objcopy: \(strip.stderr)")
-    let fine = try Fixtures.run(Fixtures.orctool, ["unwind", "--vmlinux", stripped, "--core", dir + "/vmcore", "--task", "2"],
-                                timeout: 300)
+    let fine = try Fixtures.run(
+      Fixtures.orctool, ["unwind", "--vmlinux", stripped, "--core", dir + "/vmcore", "--task", "2"],
+      timeout: 300)
     #expect(fine.status == 0 && fine.stdout.hasPrefix("task 2 kthreadd\n#0 "), "\(fine.stderr)")
 
     // Rename the struct in the .BTF string table: inactive_task_frame -> inactive_task_framX.
@@ -187,9 +197,12 @@ struct DumpTests {
     let broken = work.appendingPathComponent("vmlinux-no-frame").path
     try Data(bytes).write(to: URL(fileURLWithPath: broken))
 
-    let r = try Fixtures.run(Fixtures.orctool, ["unwind", "--vmlinux", broken, "--core", dir + "/vmcore"], timeout: 300)
+    let r = try Fixtures.run(
+      Fixtures.orctool, ["unwind", "--vmlinux", broken, "--core", dir + "/vmcore"], timeout: 300)
     #expect(r.status == 1 && r.stdout.isEmpty)
-    #expect(r.stderr
-            == "orctool: \(broken): error: .BTF has no struct inactive_task_frame (at offset 0x\(String(btf.offset, radix: 16)))\n")
+    #expect(
+      r.stderr
+        == "orctool: \(broken): error: .BTF has no struct inactive_task_frame (at offset 0x\(String(btf.offset, radix: 16)))\n"
+    )
   }
 }

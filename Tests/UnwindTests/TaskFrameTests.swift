@@ -24,10 +24,13 @@ struct TaskFrameTests {
   @Test("a .BTF whose struct lacks ret_addr: an error naming the member, at the .BTF's offset")
   func missingMember() throws {
     let (btf, path, offset) = try btf(variant: 1)
-    let expected = ELFError(.missingBTF(structure: "inactive_task_frame", member: "ret_addr"), path: path, offset: offset)
+    let expected = ELFError(
+      .missingBTF(structure: "inactive_task_frame", member: "ret_addr"), path: path, offset: offset)
     #expect(throws: expected) { try InactiveTaskFrame(btf: btf) }
-    #expect(expected.description
-            == "\(path): error: .BTF has no member ret_addr in struct inactive_task_frame (at offset 0x\(String(offset, radix: 16)))")
+    #expect(
+      expected.description
+        == "\(path): error: .BTF has no member ret_addr in struct inactive_task_frame (at offset 0x\(String(offset, radix: 16)))"
+    )
   }
 
   @Test("a .BTF without the struct: an error naming the struct")
@@ -42,7 +45,9 @@ struct TaskFrameTests {
     }
   }
 
-  @Test("the real 6.1 vmlinux: the same layout as the fixture", .enabled(if: Corpus.current?.vmlinux61 != nil || Corpus.required))
+  @Test(
+    "the real 6.1 vmlinux: the same layout as the fixture",
+    .enabled(if: Corpus.current?.vmlinux61 != nil || Corpus.required))
   func real() throws {
     let btf = try BTF(file: try ELFFile(path: try #require(Corpus.current?.vmlinux61)))
     #expect(try InactiveTaskFrame(btf: btf) == InactiveTaskFrame(size: 56, bp: 40, returnAddress: 48))

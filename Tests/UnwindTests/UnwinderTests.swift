@@ -15,16 +15,20 @@ let text = 0xffff_ffff_8100_0000 as UInt64
 let stackBase = 0xffff_c900_0000_0000 as UInt64
 let stack = stackBase..<(stackBase + 0x4000)
 
-func entry(_ sp: ORCRegister, _ spOff: Int16, _ bp: ORCRegister = .undefined, _ bpOff: Int16 = 0,
-           _ type: ORCFrameType = .call, flag: Bool = false, _ gen: KernelGeneration = .v6_1) -> ORCEntry {
-  ORCEntry(spOffset: spOff, bpOffset: bpOff, spReg: sp, bpReg: bp,
-           rawType: ORCLayout.of(gen).rawType(type)!, flag: flag)
+func entry(
+  _ sp: ORCRegister, _ spOff: Int16, _ bp: ORCRegister = .undefined, _ bpOff: Int16 = 0,
+  _ type: ORCFrameType = .call, flag: Bool = false, _ gen: KernelGeneration = .v6_1
+) -> ORCEntry {
+  ORCEntry(
+    spOffset: spOff, bpOffset: bpOff, spReg: sp, bpReg: bp,
+    rawType: ORCLayout.of(gen).rawType(type)!, flag: flag)
 }
 
 /// Functions at text+0x100 * i; `table[i]` covers function i.
 func unwinder(_ table: [ORCEntry], _ gen: KernelGeneration = .v6_1) -> Unwinder {
-  let lookup = ORCLookup(layout: .of(gen), addresses: table.indices.map { text + UInt64($0) * 0x100 },
-                         entries: table, textEnd: text + UInt64(table.count) * 0x100)
+  let lookup = ORCLookup(
+    layout: .of(gen), addresses: table.indices.map { text + UInt64($0) * 0x100 },
+    entries: table, textEnd: text + UInt64(table.count) * 0x100)
   return Unwinder(lookup: lookup, text: [text..<(text + 0x10000)])
 }
 
@@ -47,9 +51,12 @@ struct UnwinderTests {
 
   @Test("6.12: END_OF_STACK ends reliably, UNDEFINED does not")
   func generation612() {
-    let u = unwinder([entry(.sp, 8, .undefined, 0, .call, flag: false, .v6_12),
-                      entry(.undefined, 0, .undefined, 0, .endOfStack, flag: false, .v6_12),
-                      entry(.undefined, 0, .undefined, 0, .undefined, flag: false, .v6_12)], .v6_12)
+    let u = unwinder(
+      [
+        entry(.sp, 8, .undefined, 0, .call, flag: false, .v6_12),
+        entry(.undefined, 0, .undefined, 0, .endOfStack, flag: false, .v6_12),
+        entry(.undefined, 0, .undefined, 0, .undefined, flag: false, .v6_12),
+      ], .v6_12)
     var m = WordMemory()
     m.words[top] = fn(1)
     #expect(u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end == .endOfStack)
@@ -136,33 +143,40 @@ struct UnwinderTests {
       #expect(t.end == .noORC(ip: text + 0x8000))
     case 1:  // undefined stack state (6.1: sp undefined without end)
       let u = unwinder([entry(.undefined, 0)])
-      #expect(u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end == .undefined(ip: fn(0)))
+      #expect(
+        u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end == .undefined(ip: fn(0)))
     case 2:  // register frame not on a known stack: "can't access registers"
       let u = unwinder([entry(.sp, 0x4000, .undefined, 0, .regs)])
-      #expect(u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end
-              == .cantAccessRegisters(ip: fn(0)))
+      #expect(
+        u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end
+          == .cantAccessRegisters(ip: fn(0)))
     case 3:  // return address outside kernel text
       let u = unwinder([entry(.sp, 8)])
       m.words[top] = 0x40_1000
-      #expect(u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end
-              == .badReturnAddress(ip: 0x40_1000))
+      #expect(
+        u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end
+          == .badReturnAddress(ip: 0x40_1000))
     case 4:  // stack going in the wrong direction
       let u = unwinder([entry(.sp, 0), entry(.sp, 0)])
       m.words[top - 8] = fn(1)
-      #expect(u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end == .wrongDirection(ip: fn(0)))
+      #expect(
+        u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end == .wrongDirection(ip: fn(0))
+      )
     case 5:  // a saved value off every known stack
       let u = unwinder([entry(.sp, 8)])
       let t = u.unwind(ip: fn(0), sp: stack.upperBound, bp: 0, signal: false, stacks: [stack], memory: m)
       #expect(t.end == .stackAccess(ip: fn(0), address: stack.upperBound))
     default:  // an entry that needs R10 where no registers are known
       let u = unwinder([entry(.r10, 0)])
-      #expect(u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end
-              == .missingRegister(ip: fn(0), register: "R10"))
+      #expect(
+        u.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [stack], memory: m).end
+          == .missingRegister(ip: fn(0), register: "R10"))
     }
   }
 
-  @Test("the 256-byte block index finds what a plain binary search finds, on the vmlinux's real ORC",
-        .enabled(if: Corpus.current?.vmlinux61 != nil))
+  @Test(
+    "the 256-byte block index finds what a plain binary search finds, on the vmlinux's real ORC",
+    .enabled(if: Corpus.current?.vmlinux61 != nil))
   func realLookup() throws {
     let file = try ELFFile(path: try #require(Corpus.current?.vmlinux61))
     let table = try #require(try ORCTable.load(from: file, generation: .v6_1))

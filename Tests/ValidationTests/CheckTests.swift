@@ -66,8 +66,9 @@ struct CheckTests {
 
     """
 
-  @Test("seed 000 (a): three streams flatten to one table, the pop one 8 bytes deeper, in any entry order",
-        arguments: [KernelGeneration.v6_1, .v6_12], [false, true])
+  @Test(
+    "seed 000 (a): three streams flatten to one table, the pop one 8 bytes deeper, in any entry order",
+    arguments: [KernelGeneration.v6_1, .v6_12], [false, true])
   func threeStreamsFlatten(_ generation: KernelGeneration, _ reversed: Bool) throws {
     let path = try module("seed000a.S", generation: generation, Seed000.threeStreams(reversed: reversed))
     let (warnings, dump) = try check(path, generation: generation)
@@ -88,12 +89,14 @@ struct CheckTests {
   /// Where the conflict is reported: at offset 7 of the stream validated second
   /// (`.altinstr_replacement` holds the pushing stream at 0, the other at 8).
   static func conflictPlaces(reversed: Bool) -> (reported: String, first: String) {
-    reversed ? (".altinstr_replacement+0x7", ".altinstr_replacement+0xf")
+    reversed
+      ? (".altinstr_replacement+0x7", ".altinstr_replacement+0xf")
       : (".altinstr_replacement+0xf", ".altinstr_replacement+0x7")
   }
 
-  @Test("seed 000 (b): a shared boundary at different depths is a stack layout conflict, in any entry order",
-        arguments: [KernelGeneration.v6_1, .v6_12], [false, true])
+  @Test(
+    "seed 000 (b): a shared boundary at different depths is a stack layout conflict, in any entry order",
+    arguments: [KernelGeneration.v6_1, .v6_12], [false, true])
   func conflict(_ generation: KernelGeneration, _ reversed: Bool) throws {
     let path = try module("seed000b.S", generation: generation, Seed000.conflictingStreams(reversed: reversed))
     let (v, _) = try validate(path, generation: generation)
@@ -105,8 +108,9 @@ struct CheckTests {
     } else {
       // objtool 6.12 validates the last entry's stream first and reports at the site.
       let places = Self.conflictPlaces(reversed: !reversed)
-      #expect(v.diagnostics.map(\.objtoolText)
-        == ["f+0x0: stack layout conflict in alternatives: \(places.reported)"])
+      #expect(
+        v.diagnostics.map(\.objtoolText)
+          == ["f+0x0: stack layout conflict in alternatives: \(places.reported)"])
       #expect(v.diagnostics.first?.related.map(\.place.text) == [places.reported, places.first])
     }
   }
@@ -117,8 +121,9 @@ struct CheckTests {
   /// (and its ORC lacks that stream's states); with it last, it reports the conflict
   /// at the original's instruction. OrcTool flattens every stream into one array
   /// (seed 000) and reports it in both orders (the test above).
-  @Test("seed 000 (b): objtool 6.1 sees the conflict only when the pushing stream is the last entry",
-        .enabled(if: Corpus.current != nil), arguments: [false, true])
+  @Test(
+    "seed 000 (b): objtool 6.1 sees the conflict only when the pushing stream is the last entry",
+    .enabled(if: Corpus.current != nil), arguments: [false, true])
   func conflictObjtool(_ reversed: Bool) throws {
     let corpus = try #require(Corpus.current)
     let path = try module("seed000b.S", generation: .v6_1, Seed000.conflictingStreams(reversed: reversed))
@@ -126,13 +131,21 @@ struct CheckTests {
     #expect(r.stderr == (reversed ? "\(path): warning: objtool: f+0x7: stack layout conflict in alternatives\n" : ""))
   }
 
-  @Test("objtool's diagnostics, in its words", arguments: [
-    ("ret_modified", "f: push %rbx\n ret\n", "f+0x1: return with modified stack frame"),
-    ("fallthrough", "f: nop\n .size f, .-f\n .type g, @function\ng: ret\n .size g, .-g\n", "f() falls through to next function g()"),
-    ("unreachable", "f: ret\n nop\n inc %eax\n", "f+0x2: unreachable instruction"),
-    ("sibling", "f: push %rbx\n jmp other\n", "f+0x1: sibling call from callable instruction with modified stack frame"),
-    ("realign", "f: and $-16, %rsp\n ret\n", "f+0x0: unsupported stack pointer realignment"),
-  ])
+  @Test(
+    "objtool's diagnostics, in its words",
+    arguments: [
+      ("ret_modified", "f: push %rbx\n ret\n", "f+0x1: return with modified stack frame"),
+      (
+        "fallthrough", "f: nop\n .size f, .-f\n .type g, @function\ng: ret\n .size g, .-g\n",
+        "f() falls through to next function g()"
+      ),
+      ("unreachable", "f: ret\n nop\n inc %eax\n", "f+0x2: unreachable instruction"),
+      (
+        "sibling", "f: push %rbx\n jmp other\n",
+        "f+0x1: sibling call from callable instruction with modified stack frame"
+      ),
+      ("realign", "f: and $-16, %rsp\n ret\n", "f+0x0: unsupported stack pointer realignment"),
+    ])
   func diagnostics(_ name: String, _ body: String, _ expected: String) throws {
     var src = ".text\n.globl f\n.type f, @function\n" + body
     if !body.contains(".size f") { src += "\n.size f, . - f\n" }
@@ -171,8 +184,12 @@ struct CheckTests {
     let sample = Corpus.sample(Corpus.modules(under: corpus.modules61), count: 100)
     for (n, module) in sample.enumerated() {
       let stripped = dir.appendingPathComponent("\(n).ko").path
-      let strip = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
-                                               "--remove-section=.rela.orc_unwind_ip", module, stripped])
+      let strip = try Fixtures.run(
+        "objcopy",
+        [
+          "--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+          "--remove-section=.rela.orc_unwind_ip", module, stripped,
+        ])
       #expect(strip.status == 0)
       let theirs = stripped + ".objtool.ko"
       let ours = stripped + ".orctool.ko"
@@ -182,8 +199,11 @@ struct CheckTests {
       let m = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", ours])
       let od = try Fixtures.run(corpus.objtool61, ["--dump=orc", theirs])
       let md = try Fixtures.run(corpus.objtool61, ["--dump=orc", ours])
-      let sameWarnings = o.stderr.replacingOccurrences(of: theirs, with: "X") == m.stderr.replacingOccurrences(of: ours, with: "X")
-      if od.stdout == md.stdout && sameWarnings { identical += 1 } else {
+      let sameWarnings =
+        o.stderr.replacingOccurrences(of: theirs, with: "X") == m.stderr.replacingOccurrences(of: ours, with: "X")
+      if od.stdout == md.stdout && sameWarnings {
+        identical += 1
+      } else {
         Issue.record("differs from objtool: \(module)")
       }
     }
@@ -193,8 +213,9 @@ struct CheckTests {
 
 @Suite("Switch jump tables")
 struct JumpTableTests {
-  @Test("crc32c-intel.ko: the targets of crc_pcl's table are followed as objtool follows them",
-        .enabled(if: Corpus.current != nil))
+  @Test(
+    "crc32c-intel.ko: the targets of crc_pcl's table are followed as objtool follows them",
+    .enabled(if: Corpus.current != nil))
   func crc32c() throws {
     let corpus = try #require(Corpus.current)
     let module = try #require(Corpus.modules(under: corpus.modules61).first { $0.hasSuffix("/crc32c-intel.ko") })
@@ -202,8 +223,14 @@ struct JumpTableTests {
     let ours = dir.appendingPathComponent("m.ko").path
     let theirs = dir.appendingPathComponent("o.ko").path
     for out in [ours, theirs] {
-      #expect(try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
-                                           "--remove-section=.rela.orc_unwind_ip", module, out]).status == 0)
+      #expect(
+        try Fixtures.run(
+          "objcopy",
+          [
+            "--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+            "--remove-section=.rela.orc_unwind_ip", module, out,
+          ]
+        ).status == 0)
     }
     #expect(try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", ours]).stderr.isEmpty)
     _ = try Fixtures.run(corpus.objtool61, ["--orc", "--module", "--link", theirs])
@@ -223,7 +250,8 @@ struct AlternativesViewTests {
     let lines = r.stdout.split(separator: "\n").map(String.init)
     #expect(lines.first == "f+0x1: alternative site, 6 bytes, 2 replacement streams")
     // Features by their names in the file's generation (8*32+16, 8*32+17 in 6.1's cpufeatures.h).
-    #expect(lines.contains("  replacement 1 (X86_FEATURE_XENPV):") && lines.contains("  replacement 2 (X86_FEATURE_EPT_AD):"))
+    #expect(
+      lines.contains("  replacement 1 (X86_FEATURE_XENPV):") && lines.contains("  replacement 2 (X86_FEATURE_EPT_AD):"))
     #expect(lines.contains { $0.contains("pop %rax") && $0.hasSuffix("sp:sp+24 bp:(und)") })
     #expect(lines.contains { $0.contains("(fake nop, 4 bytes)") && $0.hasSuffix("sp:sp+16 bp:(und)") })
     #expect(!r.stdout.contains("conflict"))
@@ -239,19 +267,26 @@ struct AlternativesViewTests {
 struct CheckJSONTests {
   @Test("diagnostics as objects with file, location and message")
   func json() throws {
-    let path = try module("json.S", generation: .v6_1, ".text\n.globl f\n.type f, @function\nf: push %rbx\n ret\n.size f, . - f\n")
+    let path = try module(
+      "json.S", generation: .v6_1, ".text\n.globl f\n.type f, @function\nf: push %rbx\n ret\n.size f, . - f\n")
     let r = try Fixtures.run(Fixtures.orctool, ["check", "--format", "json", path])
     #expect(r.status == 0)
     let items = try JSONDecoder().decode([[String: String]].self, from: r.stdoutData)
-    #expect(items == [["file": path, "kind": "warning", "location": "f+0x1",
-                       "message": "return with modified stack frame"]])
+    #expect(
+      items == [
+        [
+          "file": path, "kind": "warning", "location": "f+0x1",
+          "message": "return with modified stack frame",
+        ]
+      ])
   }
 }
 
 @Suite("objtool 6.1's annotations")
 struct AnnotationTests {
-  @Test("unwind hints, save/restore, non-standard functions and reachable markers: ORC as objtool writes it",
-        .enabled(if: Corpus.current != nil))
+  @Test(
+    "unwind hints, save/restore, non-standard functions and reachable markers: ORC as objtool writes it",
+    .enabled(if: Corpus.current != nil))
   func annotations() throws {
     let corpus = try #require(Corpus.current)
     let ours = try Fixtures.assemble("annotations.S")
@@ -339,8 +374,12 @@ struct DeterminismTests {
       var outputs: [Data] = []
       for (k, jobs) in ["1", "4", "4"].enumerated() {
         let copy = dir.appendingPathComponent("\(n)-\(k).ko").path
-        let strip = try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
-                                                 "--remove-section=.rela.orc_unwind_ip", module, copy])
+        let strip = try Fixtures.run(
+          "objcopy",
+          [
+            "--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+            "--remove-section=.rela.orc_unwind_ip", module, copy,
+          ])
         #expect(strip.status == 0)
         let stripped = try Data(contentsOf: URL(fileURLWithPath: copy))
         let r = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", "--jobs=\(jobs)", copy])
@@ -358,7 +397,9 @@ struct DeterminismTests {
       let code = file.sections.filter { $0.flags.contains(.execInstr) }.reduce(0) { $0 + Int($1.size) }
       if code >= InstructionTable.parallelDecodeThreshold
         && file.sections.filter({ $0.flags.contains(.execInstr) }).count > 1
-      { parallel += 1 }
+      {
+        parallel += 1
+      }
     }
     #expect(parallel > 0, "the sample includes objects decoded in parallel")
     #expect(withORC >= 3 * (sample.count - 4), "ORC written for all but a few modules, three runs each")
@@ -369,8 +410,10 @@ struct DeterminismTests {
 struct LinkOptionTests {
   /// An object linked (`ld -r`) from two units: two `STT_FILE` symbols.
   static func linkedObject() throws -> String {
-    let a = try Fixtures.assemble("a.S", source: ".file \"a.c\"\n.text\n.globl f\n.type f, @function\nf: ret\n.size f, . - f\n")
-    let b = try Fixtures.assemble("b.S", source: ".file \"b.c\"\n.text\n.globl g\n.type g, @function\ng: ret\n.size g, . - g\n")
+    let a = try Fixtures.assemble(
+      "a.S", source: ".file \"a.c\"\n.text\n.globl f\n.type f, @function\nf: ret\n.size f, . - f\n")
+    let b = try Fixtures.assemble(
+      "b.S", source: ".file \"b.c\"\n.text\n.globl g\n.type g, @function\ng: ret\n.size g, . - g\n")
     let out = a + ".linked.o"
     #expect(try Fixtures.run("ld", ["-r", "-o", out, a, b]).status == 0)
     return out
@@ -391,8 +434,9 @@ struct LinkOptionTests {
     }
   }
 
-  @Test("--module changes nothing --orc writes (objtool 6.1 reads it for --static-call only)",
-        .enabled(if: Corpus.current != nil))
+  @Test(
+    "--module changes nothing --orc writes (objtool 6.1 reads it for --static-call only)",
+    .enabled(if: Corpus.current != nil))
   func module() throws {
     let corpus = try #require(Corpus.current)
     let source = try #require(Corpus.sample(Corpus.modules(under: corpus.modules61), count: 1).first)
@@ -400,8 +444,14 @@ struct LinkOptionTests {
     var outputs: [Data] = []
     for (k, flags) in [["--orc"], ["--orc", "--module"]].enumerated() {
       let copy = dir.appendingPathComponent("\(k).ko").path
-      #expect(try Fixtures.run("objcopy", ["--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
-                                           "--remove-section=.rela.orc_unwind_ip", source, copy]).status == 0)
+      #expect(
+        try Fixtures.run(
+          "objcopy",
+          [
+            "--remove-section=.orc_unwind", "--remove-section=.orc_unwind_ip",
+            "--remove-section=.rela.orc_unwind_ip", source, copy,
+          ]
+        ).status == 0)
       #expect(try Fixtures.run(Fixtures.orctool, flags + [copy]).status == 0)
       outputs.append(try Data(contentsOf: URL(fileURLWithPath: copy)))
     }
@@ -421,8 +471,9 @@ struct PlainObjectGenerationTests {
     ("seed000b-reversed.S", Seed000.conflictingStreams(reversed: true)),
   ]
 
-  @Test("the flag, kbuild's VERSION/PATCHLEVEL, or the layout alone: objtool 6.12's ORC and warnings",
-        .enabled(if: Corpus.current != nil), arguments: 0..<3)
+  @Test(
+    "the flag, kbuild's VERSION/PATCHLEVEL, or the layout alone: objtool 6.12's ORC and warnings",
+    .enabled(if: Corpus.current != nil), arguments: 0..<3)
   func sameAsObjtool612(_ k: Int) throws {
     let corpus = try #require(Corpus.current)
     let (name, body) = Self.scenarios[k]
@@ -442,13 +493,16 @@ struct PlainObjectGenerationTests {
     ]
     for (label, flags, environment) in runs {
       let ours = try copy(".\(label).o")
-      let m = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link"] + flags + [ours],
-                               environment: environment)
+      let m = try Fixtures.run(
+        Fixtures.orctool, ["--orc", "--module", "--link"] + flags + [ours],
+        environment: environment)
       #expect(m.status == 0, "\(label)")
-      #expect(m.stderr.replacingOccurrences(of: ours, with: "X") == o.stderr.replacingOccurrences(of: theirs, with: "X"),
-              "\(name) \(label)")
-      #expect(try Fixtures.run(corpus.objtool612, ["--dump=orc", ours], environment: env).stdout == expectedDump,
-              "\(name) \(label)")
+      #expect(
+        m.stderr.replacingOccurrences(of: ours, with: "X") == o.stderr.replacingOccurrences(of: theirs, with: "X"),
+        "\(name) \(label)")
+      #expect(
+        try Fixtures.run(corpus.objtool612, ["--dump=orc", ours], environment: env).stdout == expectedDump,
+        "\(name) \(label)")
     }
   }
 
@@ -456,11 +510,13 @@ struct PlainObjectGenerationTests {
   func precedence() throws {
     let path = try Self.plain("seed000a.S", Seed000.threeStreams(reversed: false))
     // VERSION=6 PATCHLEVEL=1 reads the 14-byte entries as 12-byte ones: the size does not divide.
-    let env61 = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", path],
-                                 environment: ["VERSION": "6", "PATCHLEVEL": "1"])
+    let env61 = try Fixtures.run(
+      Fixtures.orctool, ["check", "--orc", "--dry-run", path],
+      environment: ["VERSION": "6", "PATCHLEVEL": "1"])
     #expect(env61.status == 1 && env61.stderr.contains("bad .altinstructions section size 28 (not a multiple of 12)"))
-    let flag = try Fixtures.run(Fixtures.orctool, ["check", "--orc", "--dry-run", "--generation", "6.12", path],
-                                environment: ["VERSION": "6", "PATCHLEVEL": "1"])
+    let flag = try Fixtures.run(
+      Fixtures.orctool, ["check", "--orc", "--dry-run", "--generation", "6.12", path],
+      environment: ["VERSION": "6", "PATCHLEVEL": "1"])
     #expect(flag.status == 0 && flag.stderr.isEmpty)
   }
 

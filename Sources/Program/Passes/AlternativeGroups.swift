@@ -69,12 +69,14 @@ public struct AlternativeGroups: Sendable {
 
     for a in try AlternativesTable(file: file, generation: generation).entries {
       guard let orig = table.instruction(in: a.instruction.section, at: a.instruction.offset) else {
-        throw program.stop("special: can't find orig instruction", section: a.instruction.section,
-                           offset: a.instruction.offset)
+        throw program.stop(
+          "special: can't find orig instruction", section: a.instruction.section,
+          offset: a.instruction.offset)
       }
       if a.feature == Self.smap { continue }
       if a.instructionLength == 0 {
-        warnings.append(Diagnostic(place: program.diagnosticPlace(table.place(orig)), message: "empty alternative entry"))
+        warnings.append(
+          Diagnostic(place: program.diagnosticPlace(table.place(orig)), message: "empty alternative entry"))
         continue
       }
       // handle_group_alt()

@@ -29,8 +29,9 @@ public struct CallDestinations: Sendable {
             callDest[i] = .function(f)
           } else {
             let name = sym.sectionIndex < file.sections.count ? file.sections[sym.sectionIndex].name : "?"
-            throw program.stop("can't find call dest symbol at \(name)+0x\(String(o, radix: 16))",
-                               section: section, offset: start)
+            throw program.stop(
+              "can't find call dest symbol at \(name)+0x\(String(o, radix: 16))",
+              section: section, offset: start)
           }
         } else {
           let name = try program.symbols.name(of: sym)

@@ -26,9 +26,13 @@ extension InstructionTable {
       var at = 0
       while at < view.count {
         let position = at
-        guard let d = decoder.decode(view.bytes, at: at, inFunction: {
-          functions.function(containing: UInt64(position), in: s.index) != nil
-        }) else {
+        guard
+          let d = decoder.decode(
+            view.bytes, at: at,
+            inFunction: {
+              functions.function(containing: UInt64(position), in: s.index) != nil
+            })
+        else {
           out.failure = at
           break
         }
@@ -63,8 +67,9 @@ extension InstructionTable {
     for (k, s) in code.enumerated() {
       let r = results[k]
       if let at = r.failure {
-        throw program.stop("can't decode instruction at \(s.name):0x\(String(at, radix: 16))",
-                           at: s.offset + UInt64(at))
+        throw program.stop(
+          "can't decode instruction at \(s.name):0x\(String(at, radix: 16))",
+          at: s.offset + UInt64(at))
       }
       let text = s.name != ".altinstr_replacement" && s.name != ".altinstr_aux" && !s.name.hasPrefix(".discard.")
       table.codeSections.append((s.index, text))

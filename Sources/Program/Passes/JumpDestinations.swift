@@ -75,8 +75,9 @@ public struct JumpDestinations: Sendable {
       }
       guard let dest = table.instruction(in: destSection, at: destOffset) else {
         let name = destSection >= 0 && destSection < file.sections.count ? file.sections[destSection].name : "?"
-        throw program.stop("can't find jump dest instruction at \(name)+0x\(String(destOffset, radix: 16))",
-                           section: Int(table.section[i]), offset: start)
+        throw program.stop(
+          "can't find jump dest instruction at \(name)+0x\(String(destOffset, radix: 16))",
+          section: Int(table.section[i]), offset: start)
       }
       let from = Int(fn)
       let to = Int(table.function[dest])
@@ -102,7 +103,8 @@ public struct JumpDestinations: Sendable {
   /// Each parent's `.cold` child: the first `.cold` function (by symbol order) whose parent it is.
   public static func coldChildren(parent: [Int], functions: FunctionTable) -> [Int: Int] {
     var map: [Int: Int] = [:]
-    for c in parent.indices where parent[c] != c && map[parent[c]] == nil
+    for c in parent.indices
+    where parent[c] != c && map[parent[c]] == nil
       && functions.functions[c].name.contains(".cold")
     {
       map[parent[c]] = c

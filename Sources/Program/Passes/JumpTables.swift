@@ -26,15 +26,18 @@ public struct JumpTables: Sendable {
   /// - Parameters:
   ///   - type, jumpDest: each instruction's type and jump target after the earlier passes.
   ///   - parent, coldChild: the parent/child functions after the jump pass.
-  public init(program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32], parent: [Int],
-              coldChild: [Int: Int]) throws(ELFError) {
+  public init(
+    program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32], parent: [Int],
+    coldChild: [Int: Int]
+  ) throws(ELFError) {
     let file = program.file
     let functions = program.functions
     let function = table.function
     let offset = table.offset
-    let rodata = Set(file.sections.filter {
-      ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
-    }.map(\.index))
+    let rodata = Set(
+      file.sections.filter {
+        ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
+      }.map(\.index))
     guard !rodata.isEmpty else {
       paths = [:]
       ignoreUnreachables = false
@@ -81,7 +84,9 @@ public struct JumpTables: Sendable {
       if pcRelative { tableOffset &+= 4 }
       if file.sections[tableSection].name != ".data.rel.ro.c_jump_table",
         (rodataSymbols[tableSection] ?? []).contains(where: { $0.start <= tableOffset && tableOffset < $0.end })
-      { return nil }
+      {
+        return nil
+      }
       guard let index = tableIndex[tableSection]?[tableOffset] else { return nil }
       return (TableStart(section: tableSection, index: index), pcRelative)
     }
@@ -95,7 +100,9 @@ public struct JumpTables: Sendable {
         if i != jump && type[i] == .jumpDynamic { break }
         if type[i] == .jumpUnconditional, jumpDest[i] >= 0,
           offset[Int(jumpDest[i])] <= offset[i] || offset[Int(jumpDest[i])] > offset[jump]
-        { break }
+        {
+          break
+        }
         if let (t, pcRelative) = switchTable(i) {
           if pcRelative { ignoreUnreachables = true }
           if let e = tables[t.section]?[t.index], e.section >= 0,
@@ -151,8 +158,9 @@ public struct JumpTables: Sendable {
           k += 1
         }
         if previous == 0 {
-          throw program.stop("can't find switch jump table", section: Int(table.section[i]),
-                             offset: UInt64(offset[i]))
+          throw program.stop(
+            "can't find switch jump table", section: Int(table.section[i]),
+            offset: UInt64(offset[i]))
         }
         paths[i, default: []] += targets
       }

@@ -19,8 +19,10 @@ public struct NoreturnFunctions: Sendable {
   public let functions: [Bool]
 
   /// Decides every function of `program` on the finished control flow.
-  public init(program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32],
-              siblingCall: (Int) -> Bool, coldChild: [Int: Int]) {
+  public init(
+    program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32],
+    siblingCall: (Int) -> Bool, coldChild: [Int: Int]
+  ) {
     let fns = program.functions
     func deadEnd(_ id: Int, recursion: Int) -> Bool {
       let f = fns.functions[id]

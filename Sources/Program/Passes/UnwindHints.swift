@@ -26,9 +26,10 @@ public struct UnwindHints: Sendable {
     var cfi = CFIState.initialHint
     for h in hints.entries {
       guard let i = table.instruction(in: h.place.section, at: h.place.offset) else {
-        throw program.stop("can't find insn for unwind_hints[\(h.index)]",
-                           at: (program.file.section(named: ".discard.unwind_hints")?.offset ?? 0)
-                             &+ UInt64(h.index * hints.layout.entrySize))
+        throw program.stop(
+          "can't find insn for unwind_hints[\(h.index)]",
+          at: (program.file.section(named: ".discard.unwind_hints")?.offset ?? 0)
+            &+ UInt64(h.index * hints.layout.entrySize))
       }
       hinted.insert(i)
       // The state's type in objtool 6.1's numbering (CALL 0, REGS 1, REGS_PARTIAL 2), whatever the generation.
@@ -65,8 +66,9 @@ public struct UnwindHints: Sendable {
       case 3: cfi.cfa.base = CFIBase.di
       case 2: cfi.cfa.base = CFIBase.dx
       default:
-        throw program.stop("unsupported unwind_hint sp base reg \(h.spReg)", section: Int(table.section[i]),
-                           offset: UInt64(table.offset[i]))
+        throw program.stop(
+          "unsupported unwind_hint sp base reg \(h.spReg)", section: Int(table.section[i]),
+          offset: UInt64(table.offset[i]))
       }
       cfi.cfa.offset = Int32(h.spOffset)
       cfi.type = type
