@@ -17,8 +17,6 @@ public final class ControlFlowGraph: Sendable {
   /// Each instruction's type once the passes have classified it (a call through a
   /// retpoline thunk is `callDynamic`, an annotated intra-function call a jump, …).
   public let type: [InsnType]
-  /// Each instruction's stack operations (none for a direct call: the callee undoes them).
-  public let ops: [[StackOp]]
   /// Jump target instruction, or -1.
   public let jumpDest: [Int32]
   /// Call or sibling-call destination.
@@ -81,13 +79,11 @@ public final class ControlFlowGraph: Sendable {
     let deadEnds = try DeadEnds(program: program, table: table)
 
     var type = table.type
-    var ops = table.ops
     var jumpDest = jumps.jumpDest
     var callDest = [CallDest?](repeating: nil, count: table.count)
     for (i, t) in jumps.retyped { type[i] = t }
     for (i, d) in jumps.siblingCalls {
       callDest[i] = d
-      if case .external = d { ops[i] = [] }
     }
     for (i, d) in intra.jumpDest {
       type[i] = .jumpUnconditional
@@ -96,7 +92,6 @@ public final class ControlFlowGraph: Sendable {
     for i in 0..<table.count where type[i] == .call && intra.jumpDest[i] == nil {
       if calls.retpolineCalls.contains(i) { type[i] = .callDynamic }
       callDest[i] = calls.callDest[i]
-      ops[i] = []
     }
     let jumpTables = try JumpTables(
       program: program, table: table, type: type, jumpDest: jumpDest,
@@ -113,7 +108,6 @@ public final class ControlFlowGraph: Sendable {
 
     self.table = table
     self.type = type
-    self.ops = ops
     self.jumpDest = jumpDest
     self.callDest = callDest
     self.deadEnd = deadEnds.instructions
@@ -141,7 +135,7 @@ public final class ControlFlowGraph: Sendable {
       siblingCall: { i in
         Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
       },
-      coldChild: jumps.coldChild)
+      coldChild: jumps.coldChild, destinations: callDest)
   }
 
   /// `is_sibling_call()`: an indirect jump is one unless it uses a jump table; a
@@ -153,6 +147,13 @@ public final class ControlFlowGraph: Sendable {
     guard table.function[i] >= 0 else { return false }
     if type[i] == .jumpDynamic { return !usesJumpTable.contains(i) }
     return (type[i] == .jumpConditional || type[i] == .jumpUnconditional) && callDest[i] != nil
+  }
+
+  /// Instruction `i`'s stack operations: none for a call (`remove_insn_ops()` in
+  /// `add_call_dest()`: the callee's return undoes its push), else as decoded.
+  @inline(__always)
+  public func ops(_ i: Int) -> [StackOp] {
+    type[i] == .call || type[i] == .callDynamic ? [] : table.ops[i]
   }
 
   /// `is_sibling_call()`.

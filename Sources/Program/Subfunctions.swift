@@ -57,12 +57,12 @@ public struct Subfunctions: Sendable {
     for f in table.functions where !f.isPrefixSymbol {
       let kind: ChildKind
       let parentName: String
-      if let r = f.name.firstRange(of: ".cold") {
+      if let name = f.name.prefix(beforeASCII: ".cold") {
         kind = .cold
-        parentName = String(f.name[..<r.lowerBound])
-      } else if let r = f.name.firstRange(of: ".part.") {
+        parentName = name
+      } else if let name = f.name.prefix(beforeASCII: ".part.") {
         kind = .part
-        parentName = String(f.name[..<r.lowerBound])
+        parentName = name
       } else {
         continue
       }

@@ -139,7 +139,7 @@ public final class Validator {
         if g.alternatives.skipOriginal.contains(i) { return false }
       }
 
-      if !g.ops[i].isEmpty && !applyStackOps(i, to: &state, inFunction: insnFunc >= 0, next: next) { return true }
+      if !g.ops(i).isEmpty && !applyStackOps(i, to: &state, inFunction: insnFunc >= 0, next: next) { return true }
 
       switch g.type[i] {
       case .return:
@@ -211,7 +211,7 @@ public final class Validator {
   @inline(never)
   func applyStackOps(_ i: Int, to state: inout CFIState, inFunction: Bool, next: Int?) -> Bool {
     let g = graph
-    for op in g.ops[i] {
+    for op in g.ops(i) {
       if state.type == 1 || state.type == 2 {
         state.applyToRegisterFrame(op)  // update_cfi_state_regs(): REGS and REGS_PARTIAL hints
         continue

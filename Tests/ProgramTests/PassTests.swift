@@ -274,7 +274,7 @@ struct BranchPassTests {
     let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
     let n = NoreturnFunctions(
       program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
-      coldChild: [:])
+      coldChild: [:], destinations: p.functions.functions.indices.map { .function($0) })
     #expect(n.functions == [true, true, false, false])
     #expect(n.isNoreturn(.external("panic")) && !n.isNoreturn(.external("printk")))
   }

@@ -84,7 +84,7 @@ public struct JumpDestinations: Sendable {
       if from >= 0 && to >= 0 && from != to {
         let fromName = functions.functions[from].name
         let toName = functions.functions[to].name
-        if !fromName.contains(".cold") && toName.contains(".cold") {
+        if !fromName.contains(ascii: ".cold") && toName.contains(ascii: ".cold") {
           parent[to] = from
         } else if parent[from] != parent[to] && UInt64(table.offset[dest]) == functions.functions[to].offset {
           siblingCalls[i] = .function(to)
@@ -105,7 +105,7 @@ public struct JumpDestinations: Sendable {
     var map: [Int: Int] = [:]
     for c in parent.indices
     where parent[c] != c && map[parent[c]] == nil
-      && functions.functions[c].name.contains(".cold")
+      && functions.functions[c].name.contains(ascii: ".cold")
     {
       map[parent[c]] = c
     }

@@ -15,13 +15,14 @@ public struct NoreturnFunctions: Sendable {
     "xen_start_kernel",
   ]
 
-  /// Per function: whether a call to it never returns.
+  /// Per function: whether a call to it never returns (decided for the functions that
+  /// calls and sibling calls go to, `destinations`; false for the others, which nothing asks about).
   public let functions: [Bool]
 
   /// Decides every function of `program` on the finished control flow.
   public init(
     program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32],
-    siblingCall: (Int) -> Bool, coldChild: [Int: Int]
+    siblingCall: (Int) -> Bool, coldChild: [Int: Int], destinations: [CallDest?]
   ) {
     let fns = program.functions
     func deadEnd(_ id: Int, recursion: Int) -> Bool {
@@ -40,7 +41,13 @@ public struct NoreturnFunctions: Sendable {
       }
       return true
     }
-    functions = fns.functions.indices.map { deadEnd($0, recursion: 0) }
+    var decided = [Bool](repeating: false, count: fns.functions.count)
+    var asked = [Bool](repeating: false, count: fns.functions.count)
+    for case .function(let id)? in destinations where !asked[id] {
+      asked[id] = true
+      decided[id] = deadEnd(id, recursion: 0)
+    }
+    functions = decided
   }
 
   /// Whether a call to `dest` never returns.
