@@ -1,7 +1,10 @@
 # OrcTool. Quick start: `make demo`, `make test` (each installs what it needs first).
 SWIFT ?= swift
 
-.PHONY: all deps build demo test corpus corpus-all dump unwind-check compare compare-check bench figures format lint clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps build release install demo test corpus corpus-all dump unwind-check compare compare-check bench figures format lint clean
 
 all: build
 
@@ -10,6 +13,14 @@ deps:
 
 build: deps
 	$(SWIFT) build
+
+# The binary users get: release, static Swift runtime (scripts/build-release.sh).
+release: deps
+	@bash scripts/build-release.sh
+
+install: release
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 755 "$$(bash scripts/build-release.sh 2>/dev/null)" "$(DESTDIR)$(PREFIX)/bin/orctool"
 
 demo: build
 	@bash scripts/demo.sh

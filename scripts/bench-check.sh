@@ -12,8 +12,7 @@ bash scripts/corpus.sh 2>/dev/null
 CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 # shellcheck disable=SC1091
 source "$CACHE/corpus.env"
-swift build -c release --static-swift-stdlib --scratch-path .build-static -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs --product orctool >&2
-BIN="$(swift build -c release --static-swift-stdlib --scratch-path .build-static -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs --show-bin-path)/orctool"
+BIN="$(bash scripts/build-release.sh)"
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/in" "$TMP/objtool" "$TMP/orctool"
 n=0

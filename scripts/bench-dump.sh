@@ -14,8 +14,7 @@ source "$CACHE/corpus.env"
 # A release build with the Swift runtime linked in, as it would ship
 # (libZydis and libc stay shared: Debian ships no static libZydis), linked by
 # lld with packed relative relocations (less start-up work for ld.so).
-swift build -c release --static-swift-stdlib --scratch-path .build-static -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs --product orctool >&2
-BIN="$(swift build -c release --static-swift-stdlib --scratch-path .build-static -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs --show-bin-path)/orctool"
+BIN="$(bash scripts/build-release.sh)"
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 
 measure() { # measure LABEL CMD... -> appends "seconds kb" to $TMP/LABEL
