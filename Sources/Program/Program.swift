@@ -113,3 +113,25 @@ extension Program {
     return nil
   }
 }
+
+extension Program {
+  /// What the relocation inside instruction bytes `range` of `section` names, as
+  /// objdump's `-r` would: `symbol+0xN`, or `func+0xoff` for a section symbol; for a
+  /// PC-relative field, the place the instruction reaches (the addend plus the
+  /// distance from the field to the instruction's end). Nil without a relocation.
+  public func relocationTarget(in section: Int, _ range: Range<UInt64>) -> String? {
+    guard let r = relocations.first(in: section, range), let sym = try? symbols.symbol(at: Int(r.symbolIndex))
+    else { return nil }
+    let pcRelative = r.type == X86RelocationType.pc32.rawValue || r.type == X86RelocationType.plt32.rawValue
+    // Wrapping: both values come from the file; a nonsense addend gives a nonsense name, not a trap.
+    let addend = pcRelative ? r.addend &+ Int64(bitPattern: range.upperBound &- r.offset) : r.addend
+    if sym.type == .section {
+      guard sym.sectionIndex < file.sections.count else { return nil }
+      return functions.offstr(section: sym.sectionIndex, offset: UInt64(bitPattern: addend))
+    }
+    guard let name = try? symbols.name(of: sym) else { return nil }
+    if addend == 0 { return name }
+    return addend > 0
+      ? "\(name)+0x\(String(addend, radix: 16))" : "\(name)-0x\(String(addend.magnitude, radix: 16))"
+  }
+}

@@ -252,6 +252,9 @@ struct AlternativesViewTests {
     // Features by their names in the file's generation (8*32+16, 8*32+17 in 6.1's cpufeatures.h).
     #expect(
       lines.contains("  replacement 1 (X86_FEATURE_XENPV):") && lines.contains("  replacement 2 (X86_FEATURE_EPT_AD):"))
+    // Targets through their relocations: the pv_ops slot of the original, the direct call's symbol.
+    #expect(lines.contains { $0.contains("call *pv_ops+0x8(%rip)") })
+    #expect(lines.contains { $0.contains("call native_save_fl") })
     #expect(lines.contains { $0.contains("pop %rax") && $0.hasSuffix("sp:sp+24 bp:(und)") })
     #expect(lines.contains { $0.contains("(fake nop, 4 bytes)") && $0.hasSuffix("sp:sp+16 bp:(und)") })
     #expect(!r.stdout.contains("conflict"))
@@ -260,6 +263,22 @@ struct AlternativesViewTests {
     let sites = try JSONDecoder().decode([AlternativeSite].self, from: c.stdoutData)
     #expect(sites.count == 1 && sites[0].hasConflict)
     #expect(sites[0].boundaries.first { $0.offset == 7 }?.states == ["sp:sp+16 bp:(und)", "sp:sp+8 bp:(und)"])
+  }
+}
+
+@Suite("The alternatives view on real modules")
+struct AlternativesViewCorpusTests {
+  @Test("kvm.ko: no bare feature numbers, no call or jump to a bare address", .enabled(if: Corpus.current != nil))
+  func kvm() throws {
+    let corpus = try #require(Corpus.current)
+    let module = try #require(Corpus.modules(under: corpus.modules61).first { $0.hasSuffix("/kvm.ko") })
+    let r = try Fixtures.run(Fixtures.orctool, ["alternatives", module])
+    #expect(r.status == 0)
+    let lines = r.stdout.split(separator: "\n")
+    #expect(lines.filter { $0.hasSuffix(":") && $0.contains("replacement") }.count > 100)
+    #expect(!lines.contains { $0.contains("(feature ") || $0.contains("(!feature ") })
+    #expect(!lines.contains { $0.contains("call 0x") || $0.contains("jmp 0x") || $0.contains("call *0x") })
+    #expect(lines.contains { $0.contains("call copy_user_enhanced_fast_string") })
   }
 }
 
