@@ -20,6 +20,8 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "The object is part of a module (objtool 6.1 reads it only for --static-call).") var module = false
   @Flag(help: "The object is linked from several units (else a multi-unit object is reported, as objtool does).")
   var link = false
+  @Flag(help: "After each warning on a path, how validation got there (objtool's --backtrace).")
+  var backtrace = false
   @Flag(help: "Frame-pointer checks: calls need a frame, BP is not scratch (objtool's --stackval).") var stackval =
     false
   @Flag(name: .customLong("dry-run"), help: "Don't write the object.") var dryRun = false
@@ -47,6 +49,7 @@ struct CheckCommand: ParsableCommand {
     options.json = format == .json
     options.module = module
     options.link = link
+    options.backtrace = backtrace
     options.generation = generation.forced
     options.jobs = jobs ?? defaultJobs()
     let status = runCheck(file: file, options)
@@ -71,6 +74,9 @@ struct CheckOptions {
   var link = false
   var generation: KernelGeneration? = nil
   var jobs = defaultJobs()
+  /// objtool's `--backtrace`: after each warning on a path, where each stretch of the path
+  /// was entered (`(branch)`, `(alt)`) back to the function (`<=== (sym)`).
+  var backtrace = false
   /// objtool's exit status: objtool 6.1 and 6.12 exit 0 after a fatal warning (check.c:
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
@@ -111,7 +117,9 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
       writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))
     }
     let graph = try ControlFlowGraph(program: program, generation: generation, jobs: options.jobs)
-    let v = Validator(graph: graph, stackValidation: options.stackValidation)
+    let v = Validator(
+      graph: graph, stackValidation: options.stackValidation,
+      recordPaths: options.backtrace || options.json)
     v.run(noUnreachable: options.noUnreachable)
     return (v, ORCLayout.of(generation))
   })
@@ -128,7 +136,11 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     emitJSON(file: file, v.diagnostics)
   } else {
     // objtool's own format, unprefixed, so that its consumers read ours.
-    let text = v.diagnostics.map { "\(file): warning: objtool: \($0.objtoolText)\n" }.joined()
+    let text = v.diagnostics.map { d in
+      ([d.objtoolText] + (options.backtrace ? Validator.backtrace(d) : [])).map {
+        "\(file): warning: objtool: \($0)\n"
+      }.joined()
+    }.joined()
     writeStandardError(Array(text.utf8))
   }
   guard options.orc else { return 0 }

@@ -76,7 +76,7 @@ struct ObjtoolCommand: ParsableCommand {
   /// objtool actions and options `orctool check` carries out.
   static let checkOptions: Set<String> = [
     "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
-    "--stackval",
+    "--stackval", "--backtrace",
   ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
@@ -128,6 +128,7 @@ struct ObjtoolCommand: ParsableCommand {
       options.noUnreachable = names.contains("--no-unreachable")
       options.module = names.contains("--module")
       options.link = names.contains("--link")
+      options.backtrace = names.contains("--backtrace")
       options.generation = generation
       options.jobs = jobs
       options.objtoolExitStatus = true

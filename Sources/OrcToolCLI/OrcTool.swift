@@ -15,7 +15,7 @@ public struct OrcTool: ParsableCommand {
     version: "0.1.0",
     subcommands: [
       ORCCommand.self, ELFCommand.self, LivepatchCommand.self, Addr2FuncCommand.self, ExtableCommand.self,
-      ParavirtCommand.self, UnwindCommand.self, CheckCommand.self, AlternativesCommand.self,
+      ParavirtCommand.self, UnwindCommand.self, CheckCommand.self, AlternativesCommand.self, ExplainCommand.self,
     ])
 
   public init() {}

@@ -37,6 +37,8 @@ public final class ControlFlowGraph: Sendable {
   /// Paths that start at an instruction and are validated before it goes on
   /// (`insn->alts`): replacement streams, static keys, exception fixups, jump-table targets.
   public let alts: [Int: [Int]]
+  /// What each of `alts` is, in the same order.
+  public let altKinds: [Int: [PathKind]]
   /// Indirect jumps through a switch table (not sibling calls).
   public let usesJumpTable: Set<Int>
   /// objtool stops reporting unreachable code in this file (a PC-relative switch table).
@@ -99,13 +101,20 @@ public final class ControlFlowGraph: Sendable {
     let hints = try UnwindHints(program: program, table: table, generation: generation)
 
     var alts: [Int: [Int]] = groups.streams
-    for (i, p) in staticKeys.paths { alts[i, default: []] += p }
-    for (i, p) in exceptions.paths { alts[i, default: []] += p }
-    for (i, p) in jumpTables.paths { alts[i, default: []] += p }
+    var altKinds: [Int: [PathKind]] = groups.streams.mapValues { $0.map { _ in .alternative } }
+    for (kind, paths) in [
+      (PathKind.staticKey, staticKeys.paths), (.exceptionFixup, exceptions.paths),
+      (.jumpTable, jumpTables.paths),
+    ] {
+      for (i, p) in paths {
+        alts[i, default: []] += p
+        altKinds[i, default: []] += p.map { _ in kind }
+      }
+    }
     if rules.alternativesLastAddedFirst {
       for (i, p) in alts { alts[i] = p.reversed() }
+      for (i, k) in altKinds { altKinds[i] = k.reversed() }
     }
-
     self.table = table
     self.type = type
     self.jumpDest = jumpDest
@@ -116,6 +125,7 @@ public final class ControlFlowGraph: Sendable {
     self.ignored = ignoredFunctions.instructions + Array(repeating: false, count: table.count - decoded.count)
     self.alternatives = groups
     self.alts = alts
+    self.altKinds = altKinds
     self.usesJumpTable = jumpTables.jumps
     self.ignoreUnreachables = jumpTables.ignoreUnreachables
     self.hints = hints
@@ -169,4 +179,23 @@ public final class ControlFlowGraph: Sendable {
 
   /// The diagnostic place of instruction `i`.
   public func place(_ i: Int) -> Diagnostic.Place { program.diagnosticPlace(table.place(i)) }
+}
+
+/// How validation entered a stretch of a path (objtool's `--backtrace` says `(branch)`
+/// or `(alt)` for the last two).
+public enum PathKind: String, Sendable, Hashable, Codable {
+  /// The first instruction of a function (`validate_symbol()`).
+  case functionEntry = "function entry"
+  /// An unwind hint no function reached (`validate_unwind_hints()`).
+  case unwindHint = "unwind hint"
+  /// A jump's target.
+  case jump = "jump taken"
+  /// A replacement stream of an `.altinstructions` site.
+  case alternative = "alternative stream"
+  /// The other way of a static-key site (`__jump_table`).
+  case staticKey = "static key"
+  /// An exception fixup (`__ex_table`).
+  case exceptionFixup = "exception fixup"
+  /// A switch table's target.
+  case jumpTable = "jump table target"
 }

@@ -30,9 +30,48 @@ public struct Diagnostic: Sendable, Hashable, Codable {
     /// What the place is to the finding.
     public var role: String
     public var place: Place
-    public init(role: String, place: Place) {
+    /// The stack state there, as ORC prints it, when it matters (the two sides of a conflict).
+    public var cfi: String?
+    /// The stack-changing instructions that made that state (the other stream of a conflict).
+    public var changes: [PathStep.StackChange]
+    public init(role: String, place: Place, cfi: String? = nil, changes: [PathStep.StackChange] = []) {
       self.role = role
       self.place = place
+      self.cfi = cfi
+      self.changes = changes
+    }
+  }
+
+  /// One stretch of the path validation followed to the finding: how it was
+  /// entered, where it starts, the instruction of the previous stretch that led
+  /// here, and the stack state after each stack-changing instruction of the stretch.
+  public struct PathStep: Sendable, Hashable, Codable {
+    /// The CFI after one stack-changing instruction.
+    public struct StackChange: Sendable, Hashable, Codable {
+      public var place: Place
+      /// The instruction in AT&T syntax.
+      public var instruction: String
+      /// The state after it, as ORC prints it (`sp:sp+16 bp:(und)`).
+      public var cfi: String
+      public init(place: Place, instruction: String, cfi: String) {
+        self.place = place
+        self.instruction = instruction
+        self.cfi = cfi
+      }
+    }
+    public var kind: PathKind
+    public var place: Place
+    /// The branch, site or fixup instruction that led here (nil for the first stretch).
+    public var from: Place?
+    /// The state the stretch starts with.
+    public var cfi: String
+    public var changes: [StackChange]
+    public init(kind: PathKind, place: Place, from: Place?, cfi: String, changes: [StackChange]) {
+      self.kind = kind
+      self.place = place
+      self.from = from
+      self.cfi = cfi
+      self.changes = changes
     }
   }
 
@@ -43,6 +82,8 @@ public struct Diagnostic: Sendable, Hashable, Codable {
   public var message: String
   /// Places that explain it.
   public var related: [Related]
+  /// The path that led to it (empty unless paths were recorded, or for findings off any path).
+  public var path: [PathStep] = []
 
   public init(_ kind: Kind = .warning, place: Place?, message: String, related: [Related] = []) {
     self.kind = kind

@@ -43,40 +43,11 @@ extension Validator {
     func cfiText(_ i: Int) -> String? {
       state(at: i).map { ORCDump.registersText(ORCEntry(cfi: $0, layout: layout)) }
     }
-    // The instruction's text with what its relocation names: a direct call or jump
-    // shows its target (`call copy_user_enhanced_fast_string`), anything else the
-    // relocation after it, as objdump -dr prints it beside (`# pv_ops+0x8`).
-    func symbolic(_ i: Int, _ text: String) -> String {
-      let start = UInt64(t.offset[i])
-      guard let target = g.program.relocationTarget(in: Int(t.section[i]), start..<start + UInt64(t.length[i])) else {
-        return text
-      }
-      let type = t.type[i]
-      if (type == .call || type == .jumpConditional || type == .jumpUnconditional) && t.immediate.indices.contains(i),
-        let space = text.firstIndex(of: " ")
-      {
-        return "\(text[..<space]) \(target)"
-      }
-      // An indirect call or jump through a RIP-relative slot (`call *pv_ops+0xb0(%rip)`): Zydis prints the
-      // slot's address as if the code sat at 0; the relocation names it.
-      let parts = text.split(separator: " ")
-      if parts.count == 2, parts[1].hasPrefix("*0x"), type == .callDynamic || type == .jumpDynamic {
-        return "\(parts[0]) *\(target)(%rip)"
-      }
-      return "\(text)  # \(target)"
-    }
     func steps(_ group: AltGroup) -> [AlternativeSite.Step] {
       var out: [AlternativeSite.Step] = []
       var i = group.first
       while true {
-        let text: String
-        if i >= t.decodedCount {
-          text = "(fake nop, \(t.length[i]) byte\(t.length[i] == 1 ? "" : "s"))"
-        } else {
-          let s = file.sections[Int(t.section[i])]
-          let bytes = file.contents(of: s).slice(Int(t.offset[i]), Int(t.length[i])).map { Array($0.bytes) } ?? []
-          text = symbolic(i, X86Decoder.disassemble(bytes))
-        }
+        let text = instructionText(i)
         out.append(.init(offset: Int(t.offset[i]) - Int(t.offset[group.first]), text: text, cfi: cfiText(i)))
         if i == group.last { break }
         guard let n = nextToValidate(i) else { break }

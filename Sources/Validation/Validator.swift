@@ -23,9 +23,23 @@ public final class Validator {
   /// objtool's `--stackval`: frame-pointer checks (calls need a frame; BP is not scratch).
   public let stackValidation: Bool
 
-  public init(graph: ControlFlowGraph, stackValidation: Bool = false) {
+  /// Whether each diagnostic on a path carries that path (`Diagnostic.path`: objtool's
+  /// `--backtrace`, `orctool explain`); off, validation only keeps the stack of stretches.
+  public let recordPaths: Bool
+
+  /// One stretch of the path being followed: its first instruction, how it was
+  /// entered, and the instruction where it branched into the next (-1 while last).
+  struct PathFrame {
+    var start: Int32
+    var kind: PathKind
+    var branchedAt: Int32
+  }
+  var path: [PathFrame] = []
+
+  public init(graph: ControlFlowGraph, stackValidation: Bool = false, recordPaths: Bool = false) {
     self.graph = graph
     self.stackValidation = stackValidation
+    self.recordPaths = recordPaths
     diagnostics = graph.readWarnings
     visited = Array(repeating: false, count: graph.table.count)
     cfi = Array(repeating: -1, count: graph.table.count)
@@ -40,11 +54,19 @@ public final class Validator {
   /// The CFI state validation recorded at instruction `i`, if it reached it.
   public func state(at i: Int) -> CFIState? { cfi[i] >= 0 ? states[Int(cfi[i])] : nil }
 
-  func warn(_ i: Int, _ message: String, related: [Diagnostic.Related] = []) {
-    diagnostics.append(Diagnostic(place: graph.place(i), message: message, related: related))
+  func warn(_ i: Int, _ message: String, related: [Diagnostic.Related] = [], pathEnd: Int? = nil) {
+    var d = Diagnostic(place: graph.place(i), message: message, related: related)
+    if recordPaths && !path.isEmpty { d.path = explainPath(endingAt: pathEnd ?? i) }
+    diagnostics.append(d)
   }
 
-  func warn(_ message: String) { diagnostics.append(Diagnostic(place: nil, message: message)) }
+  /// A finding objtool words without a place (a function or section named in the message);
+  /// `pathEnd` is the instruction the path had reached, if any.
+  func warn(_ message: String, pathEnd: Int? = nil) {
+    var d = Diagnostic(place: nil, message: message)
+    if recordPaths, let end = pathEnd, !path.isEmpty { d.path = explainPath(endingAt: end) }
+    diagnostics.append(d)
+  }
 
   func intern(_ state: CFIState) -> Int32 {
     if let id = stateIDs[state] { return id }
@@ -81,22 +103,26 @@ public final class Validator {
         guard g.parent[f.id] == f.id, !functions.isAlias[f.id],
           let start = t.instruction(in: f.section, at: f.offset), !visited[start], !g.ignored[start]
         else { continue }
-        if validateBranch(function: f.id, from: start, state: .initialFunction) { count += 1 }
+        if validateBranch(function: f.id, from: start, state: .initialFunction, via: .functionEntry) { count += 1 }
       }
     }
     // validate_unwind_hints(): paths that start at a hint no function reached.
     if g.hints.present {
       for i in 0..<t.decodedCount where g.isHint[i] && !visited[i] && !g.ignored[i] {
-        if validateBranch(function: Int(t.function[i]), from: i, state: .initialHint) { count += 1 }
+        if validateBranch(function: Int(t.function[i]), from: i, state: .initialHint, via: .unwindHint) { count += 1 }
       }
     }
     if count == 0 && !noUnreachable && !g.ignoreUnreachables { validateReachable() }
   }
 
   /// `validate_branch()`: follows one path; true when it stopped on an error.
-  func validateBranch(function fn: Int, from start: Int, state initial: CFIState) -> Bool {
+  func validateBranch(function fn: Int, from start: Int, state initial: CFIState, via kind: PathKind) -> Bool {
     depth += 1
-    defer { depth -= 1 }
+    path.append(PathFrame(start: Int32(start), kind: kind, branchedAt: -1))
+    defer {
+      depth -= 1
+      path.removeLast()
+    }
     if depth > Self.maximumDepth {
       warn(start, "too many nested branches (more than \(Self.maximumDepth))")
       return true
@@ -108,7 +134,7 @@ public final class Validator {
     while true {
       let next = nextToValidate(i)
       let insnFunc = Int(g.table.function[i])
-      if fn >= 0 && insnFunc >= 0 && fn != g.parent[insnFunc] { return fallsThrough(fn, into: insnFunc) }
+      if fn >= 0 && insnFunc >= 0 && fn != g.parent[insnFunc] { return fallsThrough(fn, into: insnFunc, at: i) }
       if fn >= 0 && g.ignored[i] {
         warn(i, "BUG: why am I validating an ignored function?")
         return true
@@ -133,8 +159,12 @@ public final class Validator {
       if g.alternatives.group[i] >= 0 && propagateAlternativeCFI(i) { return true }
 
       if g.hasAlternatives[i] && !g.ignoreAlternatives.contains(i) {
-        for alt in g.alts[i] ?? [] {
-          if validateBranch(function: fn, from: alt, state: state) { return true }
+        let alts = g.alts[i] ?? []
+        path[path.count - 1].branchedAt = Int32(i)
+        for (k, alt) in alts.enumerated() {
+          if validateBranch(function: fn, from: alt, state: state, via: g.altKinds[i]?[k] ?? .alternative) {
+            return true
+          }
         }
         if g.alternatives.skipOriginal.contains(i) { return false }
       }
@@ -165,7 +195,8 @@ public final class Validator {
             return true
           }
         } else if g.jumpDest[i] >= 0 {
-          if validateBranch(function: fn, from: Int(g.jumpDest[i]), state: state) { return true }
+          path[path.count - 1].branchedAt = Int32(i)
+          if validateBranch(function: fn, from: Int(g.jumpDest[i]), state: state, via: .jump) { return true }
         }
         if g.type[i] == .jumpUnconditional { return false }
       case .jumpDynamic, .jumpDynamicConditional:
@@ -185,7 +216,7 @@ public final class Validator {
       if g.deadEnd[i] { return false }
       guard let n = next else {
         if state.cfa.base == CFIBase.undefined || g.ignoreUnreachables { return false }
-        warn("\(g.program.file.sections[Int(g.table.section[i])].name): unexpected end of section")
+        warn("\(g.program.file.sections[Int(g.table.section[i])].name): unexpected end of section", pathEnd: i)
         return true
       }
       i = n
@@ -199,10 +230,10 @@ public final class Validator {
   /// function" (not for kCFI `__cfi_` preambles, nor in a file objtool stops reporting
   /// unreachable code for); true when it is a warning.
   @inline(never)
-  func fallsThrough(_ fn: Int, into next: Int) -> Bool {
+  func fallsThrough(_ fn: Int, into next: Int, at i: Int) -> Bool {
     let functions = graph.program.functions.functions
     if functions[fn].name.hasPrefix("__cfi_") || graph.ignoreUnreachables { return false }
-    warn("\(functions[fn].name)() falls through to next function \(functions[next].name)()")
+    warn("\(functions[fn].name)() falls through to next function \(functions[next].name)()", pathEnd: i)
     return true
   }
 
@@ -235,15 +266,26 @@ public final class Validator {
     let g = graph
     let gi = Int(g.alternatives.group[i])
     guard let conflict = flattening.record(cfi[i], at: i, group: gi, table: g.table) else { return false }
-    let first = Diagnostic.Related(role: "state first recorded by", place: g.place(conflict))
+    let layout = ORCLayout.of(g.generation)
+    func cfiText(_ j: Int) -> String? { state(at: j).map { ORCDump.registersText(ORCEntry(cfi: $0, layout: layout)) } }
+    // Both sides: the state another stream recorded first, and the one this stream brings.
+    let slot = Int(g.table.offset[i]) - Int(g.table.offset[g.alternatives.groups[gi].first])
+    let offset = "at offset 0x\(String(slot, radix: 16)) of the site"
+    // The other stream's stack changes up to the boundary, when recording paths.
+    var otherChanges: [Diagnostic.PathStep.StackChange] = []
+    if recordPaths, case let og = Int(g.alternatives.group[conflict]), og >= 0 {
+      otherChanges = stackChanges(from: g.alternatives.groups[og].first, to: conflict)
+    }
+    let first = Diagnostic.Related(
+      role: "state first recorded \(offset) by", place: g.place(conflict), cfi: cfiText(conflict),
+      changes: otherChanges)
+    let here = Diagnostic.Related(role: "conflicting state brought \(offset) by", place: g.place(i), cfi: cfiText(i))
     if g.rules.conflictReportedAtSite {
       let group = g.alternatives.groups[gi]
       let site = g.alternatives.groups[group.original ?? gi].first
-      warn(
-        site, "stack layout conflict in alternatives: \(g.offstr(i))",
-        related: [Diagnostic.Related(role: "streams disagree at", place: g.place(i)), first])
+      warn(site, "stack layout conflict in alternatives: \(g.offstr(i))", related: [here, first], pathEnd: i)
     } else {
-      warn(i, "stack layout conflict in alternatives", related: [first])
+      warn(i, "stack layout conflict in alternatives", related: [here, first])
     }
     return true
   }

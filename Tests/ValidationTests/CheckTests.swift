@@ -104,7 +104,9 @@ struct CheckTests {
       let places = Self.conflictPlaces(reversed: reversed)
       #expect(v.diagnostics.map(\.objtoolText) == ["\(places.reported): stack layout conflict in alternatives"])
       // The diagnostic names the instruction of the other stream that recorded the state first.
-      #expect(v.diagnostics.first?.related.map(\.place.text) == [places.first])
+      #expect(v.diagnostics.first?.related.map(\.place.text) == [places.reported, places.first])
+      // The two states side by side: this stream's 8 bytes deeper or shallower than the first one's.
+      #expect(Set(v.diagnostics.first?.related.compactMap(\.cfi) ?? []) == ["sp:sp+16 bp:(und)", "sp:sp+8 bp:(und)"])
     } else {
       // objtool 6.12 validates the last entry's stream first and reports at the site.
       let places = Self.conflictPlaces(reversed: !reversed)
@@ -545,5 +547,79 @@ struct PlainObjectGenerationTests {
     let r = try Fixtures.run(Fixtures.orctool, ["--orc", path])
     #expect(r.status == 1)
     #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("use --generation 6.1 or 6.12"))
+  }
+}
+
+@Suite("--backtrace, as objtool 6.1 prints it")
+struct BacktraceTests {
+  static let cases: [(String, String)] = [
+    ("branch", "f: push %rbx\n test %eax, %eax\n jz 1f\n pop %rbx\n1: ret\n"),
+    ("ret_modified", "f: push %rbx\n ret\n"),
+    ("fallthrough", "f: nop\n .size f, .-f\n .type g, @function\ng: ret\n .size g, .-g\n"),
+    ("nested", "f: test %eax, %eax\n jz 1f\n ret\n1: push %rbx\n jnz 2f\n pop %rbx\n ret\n2: ret\n"),
+  ]
+
+  @Test("the same lines as objtool 6.1 after each warning", .enabled(if: Corpus.current != nil), arguments: 0..<4)
+  func sameAsObjtool(_ k: Int) throws {
+    let corpus = try #require(Corpus.current)
+    let (name, body) = Self.cases[k]
+    var src = ".text\n.globl f\n.type f, @function\n" + body
+    if !body.contains(".size f") { src += "\n.size f, . - f\n" }
+    let path = try module(name + ".S", generation: .v6_1, src)
+    let theirs = path + ".objtool.o"
+    try FileManager.default.copyItem(atPath: path, toPath: theirs)
+    let o = try Fixtures.run(corpus.objtool61, ["--orc", "--dry-run", "--backtrace", theirs])
+    let m = try Fixtures.run(Fixtures.orctool, ["--orc", "--dry-run", "--backtrace", path])
+    #expect(o.stderr.contains("<=== (sym)"))
+    #expect(m.stderr.replacingOccurrences(of: path, with: "X") == o.stderr.replacingOccurrences(of: theirs, with: "X"))
+  }
+
+  @Test("seed 000 (b), pushing stream last: the conflict is reached through the site's stream (alt)")
+  func alternative() throws {
+    let path = try module("seed000b.S", generation: .v6_1, Seed000.conflictingStreams(reversed: true))
+    let r = try Fixtures.run(Fixtures.orctool, ["--orc", "--dry-run", "--backtrace", path])
+    let lines = r.stderr.split(separator: "\n").map { String($0.dropFirst(path.count)) }
+    #expect(
+      lines == [
+        ": warning: objtool: .altinstr_replacement+0x7: stack layout conflict in alternatives",
+        ": warning: objtool:   f+0x0: (alt)", ": warning: objtool:   f+0x0: <=== (sym)",
+      ])
+  }
+}
+
+@Suite("orctool explain")
+struct ExplainTests {
+  @Test("seed 000 (b): both streams at offset 0x7, the two states and the instruction that made each")
+  func conflict() throws {
+    let path = try module("seed000b.S", generation: .v6_1, Seed000.conflictingStreams(reversed: false))
+    let r = try Fixtures.run(Fixtures.orctool, ["explain", "--format", "json", path])
+    #expect(r.status == 0)
+    let diagnostics = try JSONDecoder().decode([Diagnostic].self, from: r.stdoutData)
+    let d = try #require(diagnostics.first)
+    #expect(diagnostics.count == 1 && d.message == "stack layout conflict in alternatives")
+    #expect(
+      d.related.map(\.role) == [
+        "conflicting state brought at offset 0x7 of the site by",
+        "state first recorded at offset 0x7 of the site by",
+      ])
+    #expect(d.related.map(\.cfi) == ["sp:sp+8 bp:(und)", "sp:sp+16 bp:(und)"])
+    // The pushing stream's push made the deeper state.
+    #expect(d.related[1].changes.map(\.instruction) == ["push %rax"])
+    // The path: the function's entry, then the second replacement stream, entered at the site.
+    #expect(d.path.map(\.kind) == [.functionEntry, .alternative])
+    #expect(d.path.last?.from?.text == "f+0x0" && d.path.last?.place.text == ".altinstr_replacement+0x8")
+  }
+
+  @Test("a warning after a branch: the jump taken and the stack change before it")
+  func branch() throws {
+    let src =
+      ".text\n.globl f\n.type f, @function\nf: push %rbx\n test %eax, %eax\n jz 1f\n pop %rbx\n1: ret\n.size f, . - f\n"
+    let path = try module("branch.S", generation: .v6_1, src)
+    let r = try Fixtures.run(Fixtures.orctool, ["explain", path])
+    #expect(r.status == 0)
+    let lines = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+    #expect(lines.first == "\(path): warning: f+0x6: return with modified stack frame")
+    #expect(lines.contains { $0.hasPrefix("f+0x0: push %rbx") && $0.hasSuffix("-> sp:sp+16 bp:(und)") })
+    #expect(lines.contains { $0.hasPrefix("jump taken at f+0x6 (from f+0x3)") })
   }
 }
