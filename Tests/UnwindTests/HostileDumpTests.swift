@@ -41,10 +41,10 @@ struct HostileDumpTests {
 
   @Test(
     "a page-table root at the top of physical memory: nothing translates",
-    arguments: ["-8", "-4096", "-0x1000000"])
+    // init_top_pgt is at physical 0x1000 + phys_base: the root at 2^64 - 8, the last page, 16 MiB below the top.
+    arguments: ["-4104", "-8192", "-16781312"])
   func rootAtTheTop(physBase: String) throws {
-    var c = build(physBase: physBase)
-    c.vmcoreinfo = c.vmcoreinfo.replacingOccurrences(of: "-0x1000000", with: "-16777216")
+    let c = build(physBase: physBase)
     let memory = try KernelMemory(dump: try CoreDump(path: try write(c.bytes())), initTopPgt: nil)
     #expect(memory.translate(0) == nil)
     #expect(memory.translate(0xffff_c900_0000_0008) == nil)
