@@ -70,10 +70,14 @@ extension ELFFile {
     return out
   }
 
-  /// The bytes of segment `header` in the file.
+  /// The bytes of segment `header` in the file (none when they lie outside it:
+  /// `programHeaders()` checks only segments with a `p_filesz`, so an empty
+  /// one may give any `p_offset`).
   public func contents(of header: ProgramHeader) -> ByteView {
-    ByteView(source.bytes, fileOffset: 0).slice(Int(header.offset), Int(header.fileSize))
-      ?? ByteView(UnsafeRawBufferPointer(start: nil, count: 0), fileOffset: header.offset)
+    guard let offset = Int(exactly: header.offset), let size = Int(exactly: header.fileSize),
+      let view = ByteView(source.bytes, fileOffset: 0).slice(offset, size)
+    else { return ByteView(UnsafeRawBufferPointer(start: nil, count: 0), fileOffset: header.offset) }
+    return view
   }
 
   /// The notes of every `PT_NOTE` segment.

@@ -209,19 +209,37 @@ public final class BTF: Sendable {
   /// (`irq.save_fl`): nested aggregates are entered, except ones of a single
   /// member (such as `struct paravirt_callee_save { void *func; }`), which
   /// are named by the outer member.
+  ///
+  /// The `.BTF` is input: a struct that contains itself, or nests deeper than
+  /// ``maxNesting``, is not entered past that depth, and at most
+  /// ``maxFlattenedMembers`` members are listed.
   public func flattenedMembers(of id: Int, prefix: String = "", offset: Int = 0) -> [(offset: Int, name: String)] {
-    var out: [(Int, String)] = []
+    var out: [(offset: Int, name: String)] = []
+    flatten(id, prefix: prefix, offset: offset, depth: 0, into: &out)
+    return out
+  }
+
+  /// How deep ``flattenedMembers(of:prefix:offset:)`` and ``offset(of:in:)``
+  /// follow nested aggregates (C's own nesting in the kernel is a few levels).
+  public static let maxNesting = 32
+  /// The most members ``flattenedMembers(of:prefix:offset:)`` lists.
+  public static let maxFlattenedMembers = 1 << 16
+
+  private func flatten(
+    _ id: Int, prefix: String, offset: Int, depth: Int, into out: inout [(offset: Int, name: String)]
+  ) {
     for m in members(of: id) {
+      guard out.count < Self.maxFlattenedMembers else { return }
       let path = prefix.isEmpty ? m.name : prefix + "." + m.name
+      // At most maxNesting levels of offsets below 2^29 bytes each: no overflow.
       let byteOffset = offset + m.bitOffset / 8
       let inner = resolve(m.type)
-      if let t = type(inner), t.kind == .structure || t.kind == .union, t.vlen > 1 {
-        out += flattenedMembers(of: inner, prefix: path, offset: byteOffset)
+      if depth < Self.maxNesting, let t = type(inner), t.kind == .structure || t.kind == .union, t.vlen > 1 {
+        flatten(inner, prefix: path, offset: byteOffset, depth: depth + 1, into: &out)
       } else {
         out.append((byteOffset, path))
       }
     }
-    return out
   }
 }
 
@@ -261,10 +279,12 @@ extension BTF {
     return size
   }
 
-  func memberOffset(_ name: String, in id: Int) -> (bits: Int, type: Int)? {
+  func memberOffset(_ name: String, in id: Int, depth: Int = 0) -> (bits: Int, type: Int)? {
+    // An anonymous member of the struct's own type (hostile `.BTF`) is not followed forever.
+    guard depth <= Self.maxNesting else { return nil }
     for m in members(of: id) {
       if m.name == name { return (m.bitOffset, m.type) }
-      if m.name.isEmpty, let inner = memberOffset(name, in: resolve(m.type)) {
+      if m.name.isEmpty, let inner = memberOffset(name, in: resolve(m.type), depth: depth + 1) {
         return (m.bitOffset + inner.bits, inner.type)
       }
     }

@@ -26,6 +26,8 @@ public struct ORCTable: Sendable {
   public let count: Int
   /// `sh_addr` of `.orc_unwind_ip`.
   public let ipSectionAddress: UInt64
+  /// The file offset of `.orc_unwind_ip`'s section header, for errors.
+  let ipSectionHeaderOffset: UInt64
   let entries: ByteView
   let ips: ByteView
   let ipRelocations: RelocationTable?
@@ -70,7 +72,7 @@ public struct ORCTable: Sendable {
     }
     return ORCTable(
       file: file, layout: .of(generation), count: count,
-      ipSectionAddress: orcIP.address, entries: entries, ips: ips,
+      ipSectionAddress: orcIP.address, ipSectionHeaderOffset: orcIP.headerOffset, entries: entries, ips: ips,
       ipRelocations: relocations, symbols: symbols)
   }
 
@@ -95,7 +97,18 @@ public struct ORCTable: Sendable {
     return .address(address(index))
   }
 
+  /// Checks that `.orc_unwind_ip` has an address for every entry, as
+  /// ``address(_:)`` needs: `load` does not check it when relocations give the
+  /// locations (objtool's dump reads only those then).
+  public func requireAddresses() throws(ELFError) {
+    guard ips.count / 4 < count else { return }
+    throw ELFError(
+      .malformed(".orc_unwind_ip has \(ips.count / 4) entries for \(count) ORC entries"),
+      path: file.path, offset: ipSectionHeaderOffset)
+  }
+
   /// The absolute address of entry `index` (`.orc_unwind_ip` is self-relative).
+  /// `index` must be below `count`, and ``requireAddresses()`` must hold when the table has relocations.
   public func address(_ index: Int) -> UInt64 {
     let rel = Int64(ips.load(Int32.self, at: index * 4))
     return ipSectionAddress &+ UInt64(index * 4) &+ UInt64(bitPattern: rel)

@@ -79,7 +79,8 @@ public struct ParavirtReport: Sendable, Codable {
 
     func bytes(_ p: SectionPlace, _ count: Int) -> [UInt8] {
       let s = file.sections[p.section]
-      guard s.hasFileContents, p.offset + UInt64(count) <= s.size else { return [] }
+      // The offset comes from a relocation's addend: compare without adding to it.
+      guard s.hasFileContents, p.offset <= s.size, UInt64(count) <= s.size - p.offset else { return [] }
       let v = file.contents(of: s).slice(Int(p.offset), count)!
       return Array(v.bytes)
     }

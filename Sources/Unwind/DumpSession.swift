@@ -46,6 +46,8 @@ public struct DumpSession: Sendable {
     guard let table = try ORCTable.load(from: vmlinux, generation: generation) else {
       throw ELFError(.missingSection(".orc_unwind"), path: path, offset: 0)
     }
+    // The lookup reads every entry's address, which a table with relocations does not need to have.
+    try table.requireAddresses()
     functions = try FunctionTable(file: vmlinux)
     var symbols: [String: UInt64] = [:]
     for i in 0..<functions.symbols.count {
@@ -81,13 +83,12 @@ public struct DumpSession: Sendable {
   /// The trace of `task`: from its CPU's registers when it was running,
   /// else from the `inactive_task_frame` that `__switch_to_asm` left.
   public func trace(_ task: KernelTask) -> TaskTrace {
-    var stacks = [task.stack..<(task.stack + KernelTasks.threadSize)]
+    var stacks = [KernelTasks.stack(bottom: task.stack)]
     let trace: UnwindTrace
     if let cpu = task.cpu, cpu < dump.cpus.count {
       let r = dump.cpus[cpu]
       if cpu < tasks.irqStackTops.count {
-        let top = tasks.irqStackTops[cpu]
-        stacks.append((top - KernelTasks.irqStackSize)..<top)
+        stacks.append(KernelTasks.stack(top: tasks.irqStackTops[cpu]))
       }
       if r.isUserMode {
         return TaskTrace(
@@ -99,14 +100,15 @@ public struct DumpSession: Sendable {
         startRegisters: [16: r.r13, 32: r.bp, 56: r.r10, 96: r.dx, 112: r.di],
         stacks: stacks, memory: memory)
     } else {
+      // `thread.sp` is read from the dump: offsets from it wrap as the kernel's pointers (to unmapped memory).
       let frame = task.threadSP
-      guard let ret = memory.u64(frame + taskFrame.returnAddress), let bp = memory.u64(frame + taskFrame.bp) else {
+      guard let ret = memory.u64(frame &+ taskFrame.returnAddress), let bp = memory.u64(frame &+ taskFrame.bp) else {
         return TaskTrace(
           pid: task.pid, comm: task.comm, cpu: nil, frames: [], addresses: [], reliable: false,
           verdict: "unreliable: can't read the task's switch frame at 0x\(String(frame, radix: 16))")
       }
       trace = unwinder.unwind(
-        ip: ret, sp: frame + taskFrame.size, bp: bp, signal: false, stacks: stacks, memory: memory)
+        ip: ret, sp: frame &+ taskFrame.size, bp: bp, signal: false, stacks: stacks, memory: memory)
     }
     return TaskTrace(
       pid: task.pid, comm: task.comm, cpu: task.cpu, frames: trace.frames.map(symbolize),

@@ -36,7 +36,10 @@ public final class KernelMemory: @unchecked Sendable {
     let levels: [UInt64] = fiveLevel ? [48, 39, 30, 21, 12] : [39, 30, 21, 12]
     for (i, shift) in levels.enumerated() {
       let index = (address >> shift) & 0x1ff
-      guard let entryView = dump.readPhysical(table + index * 8, 8) else { return nil }
+      // The root comes from VMCOREINFO: a table whose entry lies past the
+      // top of the physical address space is not in the dump.
+      let (entryAddress, past) = table.addingReportingOverflow(index * 8)
+      guard !past, let entryView = dump.readPhysical(entryAddress, 8) else { return nil }
       let entry = entryView.load(UInt64.self, at: 0)
       guard entry & 1 == 1 else { return nil }  // present
       let isLeaf = shift == 12 || ((shift == 30 || shift == 21) && entry & 0x80 != 0)  // PS: 1 GiB / 2 MiB page
@@ -53,7 +56,8 @@ public final class KernelMemory: @unchecked Sendable {
     return nil
   }
 
-  /// `count` bytes at virtual `address` (crossing pages), or nil.
+  /// `count` bytes at virtual `address` (crossing pages), or nil (also when
+  /// they would run past the top of the address space).
   public func read(_ address: UInt64, _ count: Int) -> [UInt8]? {
     var out: [UInt8] = []
     out.reserveCapacity(count)
@@ -63,8 +67,10 @@ public final class KernelMemory: @unchecked Sendable {
       let chunk = min(left, Int(0x1000 - (a & 0xfff)))
       guard let p = translate(a), let v = dump.readPhysical(p, chunk) else { return nil }
       out.append(contentsOf: v.bytes)
-      a += UInt64(chunk)
       left -= chunk
+      let (next, past) = a.addingReportingOverflow(UInt64(chunk))
+      if past && left > 0 { return nil }
+      a = next
     }
     return out
   }

@@ -28,6 +28,18 @@ public struct KernelTasks: Sendable {
   /// `IRQ_STACK_SIZE`.
   public static let irqStackSize: UInt64 = 16384
 
+  /// The stack `bottom ..< bottom + size` (a task's `task->stack`), cut at the
+  /// top of the address space: `bottom` is read from the dump.
+  public static func stack(bottom: UInt64, size: UInt64 = threadSize) -> Range<UInt64> {
+    let (top, past) = bottom.addingReportingOverflow(size)
+    return bottom..<(past ? UInt64.max : top)
+  }
+
+  /// The stack `top - size ..< top` (a hardirq stack), cut at address 0: `top` is read from the dump.
+  public static func stack(top: UInt64, size: UInt64 = irqStackSize) -> Range<UInt64> {
+    (top >= size ? top - size : 0)..<top
+  }
+
   /// The symbols the walk needs, by name.
   public static let symbolNames: Set<String> = [
     "init_task", "runqueues", "__per_cpu_offset", "hardirq_stack_ptr",
@@ -46,6 +58,9 @@ public struct KernelTasks: Sendable {
       }
       return address
     }
+    // The addresses below are the guest's pointers (read from the dump, or
+    // symbol values plus KERNELOFFSET) plus structure offsets: they wrap as
+    // the kernel's pointer arithmetic does, and a wrapped one reads as unmapped.
     func read(_ address: UInt64, _ what: String) throws(ELFError) -> UInt64 {
       guard let value = memory.u64(address) else {
         throw ELFError(
@@ -73,7 +88,7 @@ public struct KernelTasks: Sendable {
       // Without CONFIG_SMP there is no __per_cpu_offset: per-CPU variables are at their own addresses.
       let perCPU =
         try symbols["__per_cpu_offset"].map { a throws(ELFError) in
-          try read(a + UInt64(cpu * 8), "__per_cpu_offset[\(cpu)]")
+          try read(a &+ UInt64(cpu * 8), "__per_cpu_offset[\(cpu)]")
         } ?? 0
       running[try read(runqueues &+ perCPU &+ currOff, "runqueues.curr of CPU \(cpu)")] = cpu
       // hardirq_stack_ptr is a per-CPU variable up to 6.1 (a member of pcpu_hot since 6.2, not read
@@ -85,8 +100,8 @@ public struct KernelTasks: Sendable {
     irqStackTops = irqTops
 
     func task(_ a: UInt64) -> KernelTask? {
-      guard let pid = memory.u32(a + pidOff), let comm = memory.read(a + commOff, 16),
-        let stack = memory.u64(a + stackOff), let sp = memory.u64(a + spOff)
+      guard let pid = memory.u32(a &+ pidOff), let comm = memory.read(a &+ commOff, 16),
+        let stack = memory.u64(a &+ stackOff), let sp = memory.u64(a &+ spOff)
       else { return nil }
       return KernelTask(
         address: a, pid: Int32(bitPattern: pid),
@@ -100,8 +115,8 @@ public struct KernelTasks: Sendable {
     for _ in 0..<1_000_000 {
       // The process's threads, through signal->thread_head.
       var threads: [UInt64] = [process]
-      if let signal = memory.u64(process + signalOff), signal != 0 {
-        let head = signal + threadHeadOff
+      if let signal = memory.u64(process &+ signalOff), signal != 0 {
+        let head = signal &+ threadHeadOff
         var node = memory.u64(head) ?? head
         var n = 0
         threads = []
@@ -115,7 +130,7 @@ public struct KernelTasks: Sendable {
       for t in threads where seen.insert(t).inserted {
         if let k = task(t) { out.append(k) }
       }
-      guard let next = memory.u64(process + tasksOff) else { break }
+      guard let next = memory.u64(process &+ tasksOff) else { break }
       process = next &- tasksOff
       if process == initTask { break }
     }

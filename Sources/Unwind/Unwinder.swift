@@ -111,8 +111,9 @@ public struct Unwinder: Sendable {
     var regs = regsAddress
     var fullRegs = regsAddress != nil
     var frames: [UnwindFrame] = []
+    // `a` is computed from values read from the stack: compare without adding to it.
     func onStack(_ a: UInt64, _ n: UInt64 = 8) -> Bool {
-      stacks.contains { a >= $0.lowerBound && a + n <= $0.upperBound }
+      stacks.contains { a >= $0.lowerBound && a <= $0.upperBound && n <= $0.upperBound - a }
     }
     func read(_ a: UInt64) -> UInt64? { onStack(a) ? memory.u64(a) : nil }
     func inText(_ a: UInt64) -> Bool { text.contains { $0.contains(a) } }
@@ -136,7 +137,7 @@ public struct Unwinder: Sendable {
       func regValue(_ offset: Int, _ name: String) -> UInt64? {
         if let v = noteRegisters[offset] { return v }
         guard let r = regs, fullRegs || offset >= PtRegs.iretFrame else { return nil }
-        return read(r + UInt64(offset))
+        return read(r &+ UInt64(offset))  // wraps as the kernel's pointer does; `read` checks the stack
       }
       var newSP: UInt64
       var indirect = false
@@ -204,7 +205,7 @@ public struct Unwinder: Sendable {
       }
       switch orc.bpReg {
       case .undefined:
-        if let r = regs, fullRegs, let v = read(r + UInt64(PtRegs.bp)) { bp = v }
+        if let r = regs, fullRegs, let v = read(r &+ UInt64(PtRegs.bp)) { bp = v }
       case .prevSP:
         let a = newSP &+ UInt64(bitPattern: Int64(orc.bpOffset))
         guard let v = read(a) else { return UnwindTrace(frames: frames, end: .stackAccess(ip: ip, address: a)) }

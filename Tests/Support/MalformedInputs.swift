@@ -20,10 +20,10 @@ public struct MalformedCase: Sendable, CustomStringConvertible {
 }
 
 extension [UInt8] {
-  mutating func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+  public mutating func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
     withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self) }
   }
-  func get<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+  public func get<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
     withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
   }
 }
