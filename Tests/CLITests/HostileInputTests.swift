@@ -638,3 +638,34 @@ struct ELFLayout {
     for i in 0..<8 { b[o + i] = UInt8((v >> (8 * UInt64(i))) & 0xff) }
   }
 }
+
+@Suite("A code section past 4 GiB")
+struct HugeCodeSectionTests {
+  @Test("refused in one line before decoding (instruction offsets are 32-bit), with a sparse file")
+  func huge() throws {
+    let src = try Fixtures.assemble("minimal.S")
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: src)))
+    let layout = ELFLayout(bytes)
+    let text = try #require(layout.section(".text"))
+    let size: UInt64 = (1 << 32) + 0x10
+    layout.put64(&bytes, text + 32, size)
+    let path = try Fixtures.temporaryDirectory().appendingPathComponent("huge.o").path
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    // Sparse: the file reaches past the section's end without taking disk space.
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    try handle.truncate(atOffset: layout.get64(bytes, text + 24) + size)
+    try handle.close()
+    for command in [
+      ["check", "--orc", "--dry-run", "--generation", "6.1", path],
+      ["alternatives", "--generation", "6.1", path],
+    ] {
+      let r = try Fixtures.run(Fixtures.orctool, command, timeout: 30)
+      #expect(r.status == 1, "\(command[0])")
+      #expect(
+        r.stderr
+          == "orctool: \(path): error: code section .text is 0x100000010 bytes, more than 4 GiB (at offset 0x\(String(text + 32, radix: 16)))\n",
+        "\(command[0])")
+    }
+  }
+}

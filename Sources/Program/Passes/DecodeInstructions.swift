@@ -14,6 +14,13 @@ extension InstructionTable {
     let file = program.file
     let functions = program.functions
     let code = file.sections.filter { $0.flags.contains(.execInstr) && $0.hasFileContents }
+    // Instruction offsets are 32-bit, as objtool's (`unsigned long` in a kernel object is far
+    // below this): a larger code section is refused before minutes of decoding.
+    if let huge = code.first(where: { $0.size > UInt64(UInt32.max) }) {
+      throw ELFError(
+        .malformed("code section \(huge.name) is 0x\(String(huge.size, radix: 16)) bytes, more than 4 GiB"),
+        path: file.path, offset: huge.headerOffset &+ 32)
+    }
     struct Decoded {
       var offsets: [UInt32] = []
       var insns: [X86Instruction] = []
