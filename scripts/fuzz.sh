@@ -101,7 +101,7 @@ else
 fi
 
 if [ "$MODE" = smoke ]; then
-  budget=(-seed=1 -runs="${SMOKE_RUNS:-3000}")
+  budget=(-seed=1 -runs="${SMOKE_RUNS:-20000}")
 else
   budget=(-runs="${RUNS:-5000000}")
   [ -n "${MAX_TIME:-}" ] && budget+=(-max_total_time="$MAX_TIME")
