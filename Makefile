@@ -4,7 +4,8 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build release install demo test corpus corpus-all dump unwind-check compare compare-check bench figures format lint clean
+.PHONY: all deps build release install demo test corpus corpus-all dump unwind-check compare compare-check bench \
+	figures format lint clean fuzz fuzz-smoke tsan
 
 all: build
 
@@ -39,8 +40,22 @@ DUMP ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/dump
 dump: corpus
 	@test -f "$(DUMP)/vmcore" -a -f "$(DUMP)/drgn.txt" || bash scripts/qemu-dump.sh "$(DUMP)"
 
-test: build lint corpus dump
+# The fuzz smoke (each libFuzzer target briefly, deterministic) runs before the Swift tests.
+test: build lint corpus dump fuzz-smoke
 	ORCTOOL_DUMP="$(DUMP)" ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
+
+# libFuzzer over every reader and pass (Fuzz/, scripts/fuzz.sh). The campaign:
+# RUNS executions per target, SANITIZE=address (or undefined: see the script),
+# TARGETS, KEEP_GOING=1. The smoke: a fixed seed and budget per target, for CI.
+fuzz: corpus
+	@bash scripts/fuzz.sh
+
+fuzz-smoke: deps
+	@bash scripts/fuzz.sh --smoke
+
+# ThreadSanitizer over the parallel paths (--jobs=4) on the 50 largest cached modules.
+tsan: corpus
+	@bash scripts/tsan.sh
 
 compare: deps
 	@bash scripts/compare-dump.sh --dbg
