@@ -112,24 +112,30 @@ public struct KernelTasks: Sendable {
     var out: [KernelTask] = []
     var seen = Set<UInt64>()
     var process = initTask
-    for _ in 0..<1_000_000 {
+    // A hostile or torn dump may link its lists into cycles that miss their heads: each
+    // process and thread node is followed once, and the walk as a whole is bounded
+    // (the kernel's PID_MAX_LIMIT is 4M tasks).
+    var processes = Set<UInt64>()
+    var budget = 4_000_000
+    while processes.insert(process).inserted && budget > 0 {
       // The process's threads, through signal->thread_head.
       var threads: [UInt64] = [process]
       if let signal = memory.u64(process &+ signalOff), signal != 0 {
         let head = signal &+ threadHeadOff
         var node = memory.u64(head) ?? head
-        var n = 0
+        var nodes = Set<UInt64>()
         threads = []
-        while node != head && n < 100_000 {
+        while node != head && budget > 0 && nodes.insert(node).inserted {
           threads.append(node &- threadNodeOff)
           node = memory.u64(node) ?? head
-          n += 1
+          budget -= 1
         }
         if threads.isEmpty { threads = [process] }
       }
       for t in threads where seen.insert(t).inserted {
         if let k = task(t) { out.append(k) }
       }
+      budget -= 1
       guard let next = memory.u64(process &+ tasksOff) else { break }
       process = next &- tasksOff
       if process == initTask { break }
