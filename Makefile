@@ -80,10 +80,10 @@ figures: deps
 # OnlyOneTrailingClosureArgument (a case list's `add(name, { kind }) { mutate }`),
 # AlwaysUseLowerCamelCase (kernel and ELF names: x86_64, v6_1).
 format:
-	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift Fuzz/Sources Fuzz/Package.swift
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Fuzz/Sources Fuzz/Package.swift
 
 clean:
 	rm -rf .build

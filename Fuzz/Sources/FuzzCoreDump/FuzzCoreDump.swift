@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
 import ELF
 import FuzzSupport
 import Kernel
 import ORC
 import Program
 import Unwind
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// libFuzzer entry: the unwinder's dump readers over arbitrary core bytes.
 /// CoreDump (program headers, `NT_PRSTATUS` and `VMCOREINFO` notes, physical

@@ -12,7 +12,8 @@ public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) ->
   _ = try? LivepatchReport(file: file)
   let btf = try? BTF(file: file)
   for generation in [nil] + KernelGeneration.allCases.map(Optional.some) {
-    if let report = try? ExtableReport(file: file, generation: generation), let table = try? ExceptionTable(file: file) {
+    if let report = try? ExtableReport(file: file, generation: generation), let table = try? ExceptionTable(file: file)
+    {
       for e in table.entries.prefix(256) { _ = report.entryServing(e.insn, in: table) }
     }
     _ = try? ParavirtReport(file: file, generation: generation, btf: nil, btfSource: nil)

@@ -1,7 +1,8 @@
+import ELF
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import ELF
 
 /// glibc's `memfd_create` (since 2.27), which the Glibc module does not export.
 @_silgen_name("memfd_create")
