@@ -22,10 +22,11 @@ let package = Package(
   dependencies: [.package(name: "OrcTool", path: "OrcTool")],
   targets: [
     .target(name: "FuzzSupport", dependencies: [lib("ELF")]),
-    .executableTarget(name: "FuzzELF", dependencies: [lib("ELF"), lib("Kernel"), lib("ORC")], swiftSettings: flags),
+    .executableTarget(
+      name: "FuzzELF", dependencies: ["FuzzSupport", lib("ELF"), lib("Kernel"), lib("ORC")], swiftSettings: flags),
     .executableTarget(
       name: "FuzzCheck",
-      dependencies: [lib("ELF"), lib("Validation"), lib("ORC"), lib("Program"), lib("Kernel")],
+      dependencies: ["FuzzSupport", lib("ELF"), lib("Validation"), lib("ORC"), lib("Program"), lib("Kernel")],
       swiftSettings: flags),
     .executableTarget(
       name: "FuzzKernelFormats", dependencies: ["FuzzSupport", lib("ELF"), lib("Kernel")], swiftSettings: flags),

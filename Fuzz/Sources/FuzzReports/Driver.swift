@@ -1,20 +1,7 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
+import FuzzSupport
 
-/// libFuzzer's driver, called from this executable's entry point (SwiftPM
-/// names it `FuzzReports_main`), so the fuzzer runs whether or not libFuzzer's own
-/// `main` is linked.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-  _ argc: UnsafeMutablePointer<Int32>,
-  _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-  _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32
-
+/// The executable's entry point (SwiftPM names it `FuzzReports_main`): libFuzzer's driver over this target.
 @_cdecl("FuzzReports_main")
 func entry(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-  var argc = argc
-  var argv = argv
-  return LLVMFuzzerRunDriver(&argc, &argv, { data, size in LLVMFuzzerTestOneInput(data, size) })
+  runFuzzer(argc, argv) { data, size in LLVMFuzzerTestOneInput(data, size) }
 }

@@ -47,3 +47,22 @@ public func tailWord(_ data: UnsafePointer<UInt8>, _ size: Int, _ k: Int) -> UIn
   for b in 0..<8 { v |= UInt64(data[offset + b]) << (8 * UInt64(b)) }
   return v
 }
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+  _ argc: UnsafeMutablePointer<Int32>,
+  _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+  _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+) -> Int32
+
+/// Runs libFuzzer's driver over `test`: each target's entry point (SwiftPM's
+/// `TARGET_main`) calls this, so the fuzzer runs whether or not libFuzzer's own
+/// `main` is linked.
+public func runFuzzer(
+  _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+  _ test: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+) -> Int32 {
+  var argc = argc
+  var argv = argv
+  return LLVMFuzzerRunDriver(&argc, &argv, test)
+}
