@@ -112,10 +112,13 @@ public struct KernelTasks: Sendable {
     var out: [KernelTask] = []
     var seen = Set<UInt64>()
     var process = initTask
-    // A hostile or torn dump may link its lists into cycles that miss their heads: each
-    // process and thread node is followed once, and the walk as a whole is bounded
-    // (the kernel's PID_MAX_LIMIT is 4M tasks).
+    // A hostile or torn dump may link its lists into cycles that miss their heads, or
+    // share one thread list among many processes: each process node and each thread
+    // node is followed once in the whole walk (a thread belongs to one thread group),
+    // so the work is linear in the distinct nodes the dump holds, and the walk as a
+    // whole is bounded (the kernel's PID_MAX_LIMIT is 4M tasks).
     var processes = Set<UInt64>()
+    var nodes = Set<UInt64>()
     var budget = 4_000_000
     while processes.insert(process).inserted && budget > 0 {
       // The process's threads, through signal->thread_head.
@@ -123,7 +126,6 @@ public struct KernelTasks: Sendable {
       if let signal = memory.u64(process &+ signalOff), signal != 0 {
         let head = signal &+ threadHeadOff
         var node = memory.u64(head) ?? head
-        var nodes = Set<UInt64>()
         threads = []
         while node != head && budget > 0 && nodes.insert(node).inserted {
           threads.append(node &- threadNodeOff)

@@ -100,6 +100,60 @@ struct HostileDumpTests {
     }
   }
 
+  /// The fuzzer's hang (FuzzCoreDump, 11 s on one 43 KB core): many processes whose `signal`
+  /// shares one long thread list. Each process used to walk the whole list again, so the work
+  /// grew with processes × threads until the walk's budget stopped it, before the processes at
+  /// the end of the list. Each thread node is now followed once in the whole walk.
+  @Test("processes sharing one long thread list: each node followed once, the last process still found")
+  func sharedThreadList() throws {
+    var b = BTFBuilder()
+    let int = b.int("long")
+    let thread = b.structure("thread_struct", size: 8, members: [("sp", int, 0)])
+    _ = b.structure(
+      "task_struct", size: 0x100,
+      members: [
+        ("tasks", int, 0x10), ("pid", int, 0x20), ("comm", int, 0x30), ("stack", int, 0x40),
+        ("thread", thread, 0x50), ("signal", int, 0x60), ("thread_node", int, 0x70),
+      ])
+    _ = b.structure("signal_struct", size: 0x20, members: [("thread_head", int, 0x10)])
+    _ = b.structure("rq", size: 0x20, members: [("curr", int, 0x8)])
+    let file = MappedFile(copying: b.bytes(), path: "btf")
+    let btf = try BTF(data: ByteView(file.bytes, fileOffset: 0), path: "btf", owner: file)
+    // Everything in the direct map's 2 MiB page: virtual = direct + physical.
+    let direct: UInt64 = 0xffff_8880_0000_0000
+    var c = CoreDumpTests().build()
+    c.memory += [UInt8](repeating: 0, count: 0x100000 - c.memory.count)
+    let processes = 2100
+    let threads = 2000
+    func process(_ i: Int) -> Int { 0x10000 + i * 0x100 }
+    let shared = 0xa0000
+    let own = 0xa0100
+    let node = 0xb0000
+    let loner = 0xc0000
+    for i in 0..<processes {
+      let next = i + 1 < processes ? process(i + 1) : process(0)
+      c.put(direct + UInt64(next + 0x10), at: process(i) + 0x10)
+      c.put(UInt64(i + 1), at: process(i) + 0x20)
+      c.put(direct + UInt64(i + 1 < processes ? shared : own), at: process(i) + 0x60)
+    }
+    // The shared list: `threads` nodes, 8 bytes apart, the last back to its head.
+    c.put(direct + UInt64(node), at: shared + 0x10)
+    for j in 0..<threads {
+      c.put(direct + UInt64(j + 1 < threads ? node + (j + 1) * 8 : shared + 0x10), at: node + j * 8)
+    }
+    // The last process's own list: one thread, pid 4242.
+    c.put(direct + UInt64(loner + 0x70), at: own + 0x10)
+    c.put(direct + UInt64(own + 0x10), at: loner + 0x70)
+    c.put(4242, at: loner + 0x20)
+    let memory = try KernelMemory(dump: try CoreDump(path: try write(c.bytes())), initTopPgt: nil)
+    let tasks = try KernelTasks(
+      symbols: ["init_task": direct + UInt64(process(0)), "runqueues": direct + 0x100], btf: btf,
+      memory: memory, cpus: 1)
+    #expect(tasks.tasks.contains { $0.pid == 4242 && $0.address == direct + UInt64(loner) })
+    // The shared list's threads once each, the other processes (whose list holds no new node) as themselves.
+    #expect(tasks.tasks.count == threads + (processes - 2) + 1)
+  }
+
   @Test("stacks read from the dump are cut at the ends of the address space")
   func stackRanges() {
     #expect(KernelTasks.stack(bottom: 0x1000) == 0x1000..<0x5000)
