@@ -45,7 +45,7 @@ let package = Package(
     .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ProgramTests", dependencies: ["Program", "Kernel", "ELF", "X86", "TestSupport"]),
     .testTarget(name: "ORCTests", dependencies: ["ORC", "Program", "Kernel", "ELF", "TestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["ELF", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["ELF", "Kernel", "Program", "X86", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "UnwindTests", dependencies: ["Unwind", "ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(

@@ -16,11 +16,104 @@ public struct Program: Sendable {
   /// Its code relocations, sorted.
   public let relocations: RelocationIndex
 
+  /// In a linked file, the names of its symbols (functions, objects such as `pv_ops`
+  /// and labels such as `__x86_indirect_thunk_array`) by address: what an object's
+  /// relocations name. Empty for an object file.
+  let linkedLabels: [(address: UInt64, name: String)]
+
   /// Reads the functions and relocations of `file`.
   public init(file: ELFFile) throws(ELFError) {
     self.file = file
     functions = try FunctionTable(file: file)
     relocations = try RelocationIndex(file: file)
+    var labels: [(address: UInt64, name: String)] = []
+    if file.fileType == .executable || file.fileType == .shared {
+      let alloc = Set(file.sections.filter { $0.flags.contains(.alloc) }.map(\.index))
+      let symbols = functions.symbols
+      for i in 0..<symbols.count {
+        let s = try symbols.symbol(at: i)
+        guard s.isDefined, s.type == .function || s.type == .notype || s.type == .object, alloc.contains(s.sectionIndex)
+        else { continue }
+        let name = try symbols.name(of: s)
+        if !name.isEmpty && !name.hasPrefix(".L") { labels.append((s.value, name)) }
+      }
+      labels.sort { $0.address < $1.address }
+    }
+    linkedLabels = labels
+  }
+
+  /// Whether the file is linked (`vmlinux`): branches are resolved by address, not relocations.
+  public var isLinked: Bool { file.fileType == .executable || file.fileType == .shared }
+
+  /// In a linked file, the names of the symbols at `address` (see `linkedLabels`).
+  public func linkedNames(at address: UInt64) -> [String] {
+    var k = linkedLabels.partitioningIndex { $0.address >= address }
+    var names: [String] = []
+    while k < linkedLabels.count && linkedLabels[k].address == address {
+      names.append(linkedLabels[k].name)
+      k += 1
+    }
+    return names
+  }
+
+  /// In a linked file, `address` as objdump names it: `sym` or `sym+0xoff` after the
+  /// nearest symbol at or below it in the same section; nil when none is.
+  public func linkedSymbol(for address: UInt64) -> String? {
+    let k = linkedLabels.partitioningIndex { $0.address > address }
+    guard k > 0, let place = functions.place(ofAddress: address) else { return nil }
+    let label = linkedLabels[k - 1]
+    let start = file.sections[place.section].address
+    guard label.address >= start else { return nil }
+    let off = address - label.address
+    return off == 0 ? label.name : "\(label.name)+0x\(String(off, radix: 16))"
+  }
+
+  /// AT&T text of a linked file's instruction at `address`, every kernel address in
+  /// it (a branch target, a RIP-relative slot) named by its symbol:
+  /// `call copy_user_enhanced_fast_string`, `call *pv_ops+0xb0(%rip)`.
+  public func linkedInstructionText(_ bytes: [UInt8], address: UInt64) -> String {
+    let text = X86Decoder.disassemble(bytes, address: address)
+    var out: [Substring] = []
+    for token in text.split(separator: " ", omittingEmptySubsequences: false) {
+      var t = token
+      let star = t.hasPrefix("*")
+      if star { t = t.dropFirst() }
+      let comma = t.hasSuffix(",")
+      if comma { t = t.dropLast() }
+      guard t.hasPrefix("0x"), t.count > 10, let value = UInt64(t.dropFirst(2), radix: 16),
+        let name = linkedSymbol(for: value)
+      else {
+        out.append(token)
+        continue
+      }
+      // Zydis prints a RIP-relative operand as its absolute address; objdump as `sym(%rip)`.
+      let ripRelative = bytes.count > 4 && value != address &+ UInt64(bytes.count) && isRIPRelative(bytes)
+      out.append(Substring((star ? "*" : "") + name + (ripRelative ? "(%rip)" : "") + (comma ? "," : "")))
+    }
+    return out.joined(separator: " ")
+  }
+
+  /// Whether the instruction's ModRM byte (after prefixes and opcode) selects RIP-relative addressing.
+  func isRIPRelative(_ bytes: [UInt8]) -> Bool {
+    var i = 0
+    while i < bytes.count, [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3].contains(bytes[i]) {
+      i += 1
+    }
+    if i < bytes.count, bytes[i] & 0xf0 == 0x40 { i += 1 }
+    guard i < bytes.count else { return false }
+    if bytes[i] == 0x0f {
+      i += 1
+      if i < bytes.count, bytes[i] == 0x38 || bytes[i] == 0x3a { i += 1 }
+    }
+    i += 1
+    guard i < bytes.count else { return false }
+    return bytes[i] & 0xc7 == 0x05
+  }
+
+  /// The address of a place in a linked file.
+  public func address(of place: SectionPlace) -> UInt64 {
+    place.section >= 0 && place.section < file.sections.count
+      ? file.sections[place.section].address &+ place.offset : place.offset
   }
 
   /// objtool's `offstr()`: `func+0xoff` or `section+0xoff`.
@@ -51,6 +144,26 @@ public struct Program: Sendable {
     return ELFError(
       .objtool(place: functions.offstr(section: section, offset: offset), message: message),
       path: file.path, offset: base &+ offset)
+  }
+
+  /// Where a relative branch from `section` to `offset` (a section offset the
+  /// displacement gives) lands. In an object file that is `offset` in `section`
+  /// (its relocations name any other section). In a linked file (`vmlinux`,
+  /// ET_EXEC or ET_DYN) branches cross sections by address (`.text` into
+  /// `.init.text`): an offset outside `section` is looked up among the
+  /// executable sections by address. objtool, which runs on object files, stops there.
+  public func branchPlace(section: Int, offset: UInt64) -> SectionPlace {
+    guard isLinked, section >= 0, section < file.sections.count,
+      offset >= file.sections[section].size
+    else { return SectionPlace(section: section, offset: offset) }
+    let address = file.sections[section].address &+ offset
+    for s in file.sections
+    where s.flags.contains(.execInstr) && s.flags.contains(.alloc) && s.type != .nobits && address >= s.address
+      && address - s.address < s.size
+    {
+      return SectionPlace(section: s.index, offset: address - s.address)
+    }
+    return SectionPlace(section: section, offset: offset)
   }
 
   /// An error objtool stops on that names no instruction.

@@ -90,8 +90,9 @@ extension Validator {
     let file = g.program.file
     let s = file.sections[Int(t.section[i])]
     let bytes = file.contents(of: s).slice(Int(t.offset[i]), Int(t.length[i])).map { Array($0.bytes) } ?? []
-    let text = X86Decoder.disassemble(bytes)
     let start = UInt64(t.offset[i])
+    if g.program.isLinked { return g.program.linkedInstructionText(bytes, address: s.address &+ start) }
+    let text = X86Decoder.disassemble(bytes)
     guard let target = g.program.relocationTarget(in: Int(t.section[i]), start..<start + UInt64(t.length[i])) else {
       return text
     }

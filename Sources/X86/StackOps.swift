@@ -40,7 +40,12 @@ extension X86Decoder {
     let status = withUnsafePointer(to: self.zydis) { d in
       ZydisDecoderDecodeInstruction(d, &context, base + offset, bytes.count - offset, &insn)
     }
-    guard status & 0x8000_0000 == 0 else { return nil }
+    guard status & 0x8000_0000 == 0 else {
+      // objtool's decoder takes these as INSN_OTHER, without stack operations.
+      return invalidIn64Length(bytes, at: offset).map {
+        X86Instruction(length: $0, type: .other, immediate: 0, immediateOffset: 0, ops: [])
+      }
+    }
     let raw = insn.raw
     var out = X86Instruction(
       length: Int(insn.length), type: .other, immediate: 0,

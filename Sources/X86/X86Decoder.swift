@@ -4,10 +4,41 @@ import CZydis
 /// architecture notes measured); `decode(_:at:inFunction:)` classifies as objtool does.
 public struct X86Decoder: @unchecked Sendable {
   var zydis = ZydisDecoder()
+  /// For the opcodes that are invalid in 64-bit mode (`(i64)` in the kernel's
+  /// x86-opcode-map.txt) and that the kernel's decoder, which has no notion of
+  /// them, still decodes: their length as in compatibility mode.
+  var compat = ZydisDecoder()
 
   /// A 64-bit long-mode decoder.
   public init() {
     ZydisDecoderInit(&zydis, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)
+    ZydisDecoderInit(&compat, ZYDIS_MACHINE_MODE_LONG_COMPAT_32, ZYDIS_STACK_WIDTH_32)
+  }
+
+  /// The one-byte opcodes marked `(i64)` in x86-opcode-map.txt whose encoding
+  /// is the same in 32-bit mode (C4/C5/62 are VEX/EVEX prefixes in 64-bit mode):
+  /// PUSH/POP ES, CS, SS, DS, DAA, DAS, AAA, AAS, PUSHA, POPA, group 1 at 0x82,
+  /// far CALL, INTO, AAM, AAD, far JMP.
+  static let invalidIn64: Set<UInt8> = [
+    0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0x82, 0x9a, 0xce, 0xd4, 0xd5, 0xea,
+  ]
+  static let legacyPrefixes: Set<UInt8> = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]
+
+  /// The length the kernel's decoder gives an `(i64)` opcode at `offset` in
+  /// 64-bit code (32-bit code such as `pvh_start_xen`'s far jump, in `.text`
+  /// of 64-bit objects), or nil when the bytes there are something else.
+  func invalidIn64Length(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int? {
+    guard let base = bytes.baseAddress else { return nil }
+    var i = offset
+    while i < bytes.count && i - offset < 15 && Self.legacyPrefixes.contains(bytes[i]) { i += 1 }
+    guard i < bytes.count, Self.invalidIn64.contains(bytes[i]) else { return nil }
+    var insn = ZydisDecodedInstruction()
+    var context = ZydisDecoderContext()
+    let status = withUnsafePointer(to: self.compat) { d in
+      ZydisDecoderDecodeInstruction(d, &context, base + offset, bytes.count - offset, &insn)
+    }
+    guard status & 0x8000_0000 == 0, insn.length > 0 else { return nil }
+    return Int(insn.length)
   }
 }
 

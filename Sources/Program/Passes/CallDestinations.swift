@@ -45,10 +45,20 @@ public struct CallDestinations: Sendable {
         }
       } else {
         let o = UInt64(bitPattern: Int64(table.offset[i]) + Int64(table.length[i]) &+ table.immediate[i])
-        guard let f = functions.firstFunction(at: SectionPlace(section: section, offset: o)) else {
+        let place = program.branchPlace(section: section, offset: o)
+        if let f = functions.firstFunction(at: place) {
+          callDest[i] = .function(f)
+        } else if program.isLinked, let name = program.linkedNames(at: program.address(of: place)).first {
+          // A linked file's call to a label, where the object's relocation named it
+          // (`__x86_indirect_thunk_rax` inside `__x86_indirect_thunk_array`).
+          if program.linkedNames(at: program.address(of: place)).contains(where: isRetpolineThunk) {
+            retpolineCalls.insert(i)
+          } else {
+            callDest[i] = .external(name)
+          }
+        } else {
           throw program.stop("unannotated intra-function call", section: section, offset: start)
         }
-        callDest[i] = .function(f)
       }
     }
     self.callDest = callDest

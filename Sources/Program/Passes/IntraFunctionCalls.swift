@@ -27,6 +27,21 @@ public struct IntraFunctionCalls: Sendable {
       }
       jumpDest[i] = d
     }
+    // A linked file has lost its `.discard.*` sections: there, a direct call to an
+    // instruction that no symbol names (`return_to_handler`'s `call 1f; int3; 1:`)
+    // is taken as the annotated intra-function call it was in the object.
+    if program.isLinked {
+      for i in 0..<table.count where table.type[i] == .call && jumpDest[i] == nil {
+        let section = Int(table.section[i])
+        let o = UInt64(bitPattern: Int64(table.offset[i]) + Int64(table.length[i]) &+ table.immediate[i])
+        let place = program.branchPlace(section: section, offset: o)
+        guard program.functions.firstFunction(at: place) == nil,
+          program.linkedNames(at: program.address(of: place)).isEmpty,
+          let d = table.instruction(in: place.section, at: place.offset)
+        else { continue }
+        jumpDest[i] = d
+      }
+    }
     self.jumpDest = jumpDest
   }
 }

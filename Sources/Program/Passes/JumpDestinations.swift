@@ -71,9 +71,29 @@ public struct JumpDestinations: Sendable {
           continue
         }
       } else {
-        destOffset = UInt64(bitPattern: Int64(table.offset[i]) + Int64(table.length[i]) &+ table.immediate[i])
+        let place = program.branchPlace(
+          section: destSection,
+          offset: UInt64(bitPattern: Int64(table.offset[i]) + Int64(table.length[i]) &+ table.immediate[i]))
+        destSection = place.section
+        destOffset = place.offset
+        if program.isLinked {
+          // What the object's relocation named: a thunk, by its symbol at the address.
+          let names = program.linkedNames(at: program.address(of: place))
+          if names.contains(where: isRetpolineThunk) {
+            retyped[i] = table.type[i] == .jumpUnconditional ? .jumpDynamic : .jumpDynamicConditional
+            continue
+          } else if names.contains("__x86_return_thunk") {
+            retyped[i] = .return
+            continue
+          }
+        }
       }
       guard let dest = table.instruction(in: destSection, at: destOffset) else {
+        // A linked file (`vmlinux`, which objtool never reads) holds data decoded as code
+        // (Xen's emulate prefix `ud2; .ascii "xen"` decodes as `ud2; js …`): a branch from
+        // such bytes into the middle of an instruction is left without a destination
+        // (validation takes it as a sibling call, as objtool takes any jump it cannot place).
+        if program.file.fileType == .executable || program.file.fileType == .shared { continue }
         let name = destSection >= 0 && destSection < file.sections.count ? file.sections[destSection].name : "?"
         throw program.stop(
           "can't find jump dest instruction at \(name)+0x\(String(destOffset, radix: 16))",
