@@ -29,6 +29,12 @@ struct CheckCommand: ParsableCommand {
   @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC =
     false
   @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
+  @Option(
+    name: .customLong("disas"),
+    help: ArgumentHelp(
+      "Disassemble the functions matching PATTERN (shell globs, comma-separated) with each instruction's CFI and ORC entry and the alternative streams inline (objtool's newest --disas).",
+      valueName: "PATTERN"))
+  var disas: String?
   @OptionGroup var generation: GenerationOptions
   @Option(help: "text (objtool's warning lines) or json.") var format: OutputFormat = .text
   @Option(help: "Threads (default: every core). The output is the same for any number.") var jobs: Int?
@@ -36,6 +42,10 @@ struct CheckCommand: ParsableCommand {
 
   func validate() throws {
     if !orc && printORC { throw ValidationError("--print-orc needs --orc") }
+    if disas != nil && format == .json {
+      throw ValidationError("--disas prints text; for JSON use: orctool disas --format json PATTERN FILE")
+    }
+    if let disas, disasPatterns(disas).isEmpty { throw ValidationError("--disas needs a function pattern") }
   }
 
   func run() throws {
@@ -50,6 +60,7 @@ struct CheckCommand: ParsableCommand {
     options.module = module
     options.link = link
     options.backtrace = backtrace
+    options.disas = disas.map(disasPatterns) ?? []
     options.generation = generation.forced
     options.jobs = jobs ?? defaultJobs()
     let status = runCheck(file: file, options)
@@ -77,6 +88,9 @@ struct CheckOptions {
   /// objtool's `--backtrace`: after each warning on a path, where each stretch of the path
   /// was entered (`(branch)`, `(alt)`) back to the function (`<=== (sym)`).
   var backtrace = false
+  /// `--disas=PATTERN`: the functions whose names match these globs, disassembled on
+  /// standard output after the warnings, with their CFI and ORC.
+  var disas: [String] = []
   /// objtool's exit status: objtool 6.1 and 6.12 exit 0 after a fatal warning (check.c:
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
@@ -143,6 +157,13 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     }.joined()
     writeStandardError(Array(text.utf8))
   }
+  if !options.disas.isEmpty {
+    let functions = v.disassembly(matching: options.disas, layout: layout)
+    if functions.isEmpty {
+      writeStandardError(Array("\(file): no function matches --disas=\(options.disas.joined(separator: ","))\n".utf8))
+    }
+    writeStandardOutput(Array(Validator.disassemblyText(functions).utf8))
+  }
   guard options.orc else { return 0 }
   let entries = v.orcEntries(layout: layout)
   let elf = v.graph.program.file
@@ -174,6 +195,8 @@ func emitJSON(file: String, _ diagnostics: [Diagnostic]) {
     var location: String
     var message: String
     var related: [Related]?
+    /// The path validation took to the finding (`orctool explain`'s steps); absent off a path.
+    var path: [Diagnostic.PathStep]?
     struct Related: Encodable {
       var role: String
       var location: String
@@ -182,11 +205,17 @@ func emitJSON(file: String, _ diagnostics: [Diagnostic]) {
   let items = diagnostics.map { d in
     Item(
       file: file, kind: d.kind.rawValue, location: d.place?.text ?? "", message: d.message,
-      related: d.related.isEmpty ? nil : d.related.map { Item.Related(role: $0.role, location: $0.place.text) })
+      related: d.related.isEmpty ? nil : d.related.map { Item.Related(role: $0.role, location: $0.place.text) },
+      path: d.path.isEmpty ? nil : d.path)
   }
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
   writeStandardOutput(Array((try? encoder.encode(items)) ?? Data()) + [0x0a])
+}
+
+/// The globs of a `--disas` value: comma- or space-separated.
+func disasPatterns(_ value: String) -> [String] {
+  value.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
 }
 
 /// Every online core.

@@ -73,6 +73,7 @@ struct ExplainCommand: ParsableCommand {
       var line = "    \(step.kind.rawValue) at \(step.place.text)"
       if let from = step.from { line += " (from \(from.text))" }
       out += line.padding(toLength: max(line.count, 60), withPad: " ", startingAt: 0) + "  \(step.cfi)\n"
+      if let note = step.note { out += "      \(note)\n" }
       for c in step.changes {
         let insn = "      \(c.place.text): \(c.instruction)"
         out += insn.padding(toLength: max(insn.count, 60), withPad: " ", startingAt: 0) + "  -> \(c.cfi)\n"

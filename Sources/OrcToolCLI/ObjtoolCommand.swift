@@ -15,7 +15,7 @@ struct ObjtoolCommand: ParsableCommand {
     "--dump", "--orc", "--hacks", "--ibt", "--mcount", "--noinstr", "--retpoline", "--rethunk",
     "--static-call", "--uaccess", "--prefix", "--stackval", "--sls", "--cfi", "--backtrace",
     "--backup", "--dry-run", "--link", "--module", "--mnop", "--no-unreachable", "--sec-address",
-    "--stats", "--verbose", "--werror", "--unret", "--noabs",
+    "--stats", "--verbose", "--werror", "--unret", "--noabs", "--disas",
   ]
 
   /// Whether `argument` starts objtool's command line.
@@ -76,7 +76,7 @@ struct ObjtoolCommand: ParsableCommand {
   /// objtool actions and options `orctool check` carries out.
   static let checkOptions: Set<String> = [
     "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
-    "--stackval", "--backtrace",
+    "--stackval", "--backtrace", "--disas",
   ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
@@ -97,6 +97,7 @@ struct ObjtoolCommand: ParsableCommand {
       var files: [String] = []
       var generation: KernelGeneration? = nil
       var jobs = defaultJobs()
+      var disas: [String] = []
       var i = 0
       var usable = true
       while i < arguments.count {
@@ -109,6 +110,8 @@ struct ObjtoolCommand: ParsableCommand {
         } else if a == "--jobs", i + 1 < arguments.count, let n = Int(arguments[i + 1]), n > 0 {
           jobs = n
           i += 1
+        } else if a.hasPrefix("--disas=") {
+          disas += disasPatterns(String(a.dropFirst(8)))
         } else if !a.hasPrefix("-") {
           files.append(a)
         } else if !checkOptions.contains(a) {
@@ -129,6 +132,7 @@ struct ObjtoolCommand: ParsableCommand {
       options.module = names.contains("--module")
       options.link = names.contains("--link")
       options.backtrace = names.contains("--backtrace")
+      options.disas = disas
       options.generation = generation
       options.jobs = jobs
       options.objtoolExitStatus = true

@@ -198,4 +198,10 @@ public enum PathKind: String, Sendable, Hashable, Codable {
   case exceptionFixup = "exception fixup"
   /// A switch table's target.
   case jumpTable = "jump table target"
+  /// Where the path stops short of the next instruction (a return, a jump elsewhere, a
+  /// call to a noreturn function, a dead end): the last step of an unreachable
+  /// instruction's explanation.
+  case pathEnds = "path ends"
+  /// An instruction no path starts at or reaches (code outside any function, an ignored function).
+  case noEntry = "no path starts here"
 }

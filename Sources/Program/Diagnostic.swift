@@ -66,12 +66,15 @@ public struct Diagnostic: Sendable, Hashable, Codable {
     /// The state the stretch starts with.
     public var cfi: String
     public var changes: [StackChange]
-    public init(kind: PathKind, place: Place, from: Place?, cfi: String, changes: [StackChange]) {
+    /// Why the path ends here (`pathEnds`, `noEntry` steps): `ret`, the jump's target, the noreturn callee.
+    public var note: String?
+    public init(kind: PathKind, place: Place, from: Place?, cfi: String, changes: [StackChange], note: String? = nil) {
       self.kind = kind
       self.place = place
       self.from = from
       self.cfi = cfi
       self.changes = changes
+      self.note = note
     }
   }
 

@@ -93,10 +93,17 @@ extension Validator {
     let start = UInt64(t.offset[i])
     if g.program.isLinked { return g.program.linkedInstructionText(bytes, address: s.address &+ start) }
     let text = X86Decoder.disassemble(bytes)
+    let type = t.type[i]
     guard let target = g.program.relocationTarget(in: Int(t.section[i]), start..<start + UInt64(t.length[i])) else {
+      // A direct branch within its section: its target as objdump prints it (`jz 2b0d6 <f+0x106>`).
+      let direct = type == .call || type == .jumpConditional || type == .jumpUnconditional
+      if direct, let space = text.firstIndex(of: " ") {
+        let dest = UInt64(bitPattern: Int64(start) &+ Int64(t.length[i]) &+ t.immediate[i])
+        let name = g.program.functions.offstr(section: Int(t.section[i]), offset: dest)
+        return "\(text[..<space]) \(String(dest, radix: 16)) <\(name)>"
+      }
       return text
     }
-    let type = t.type[i]
     if type == .call || type == .jumpConditional || type == .jumpUnconditional, let space = text.firstIndex(of: " ") {
       return "\(text[..<space]) \(target)"
     }

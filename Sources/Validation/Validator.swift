@@ -11,7 +11,7 @@ import X86
 public final class Validator {
   public let graph: ControlFlowGraph
   /// What validation found, in the order objtool reports it.
-  public private(set) var diagnostics: [Diagnostic] = []
+  public internal(set) var diagnostics: [Diagnostic] = []
   var visited: [Bool]
   /// Per instruction: an index into `states` (interned, as objtool's `cfi_hash`), or -1.
   var cfi: [Int32]
@@ -35,6 +35,10 @@ public final class Validator {
     var branchedAt: Int32
   }
   var path: [PathFrame] = []
+  /// Instructions whose path is kept when validation first reaches them (`pathsAt`):
+  /// an unreachable instruction's explanation is the path to the last one reached before it.
+  var wantedPaths = Set<Int>()
+  var pathsAt: [Int: [Diagnostic.PathStep]] = [:]
 
   public init(graph: ControlFlowGraph, stackValidation: Bool = false, recordPaths: Bool = false) {
     self.graph = graph
@@ -155,6 +159,9 @@ public final class Validator {
         lastID = cfi[i]
       }
       visited[i] = true
+      if !wantedPaths.isEmpty && wantedPaths.contains(i) && pathsAt[i] == nil {
+        pathsAt[i] = explainPath(endingAt: i)
+      }
 
       if g.alternatives.group[i] >= 0 && propagateAlternativeCFI(i) { return true }
 

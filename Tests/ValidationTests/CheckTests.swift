@@ -292,14 +292,25 @@ struct CheckJSONTests {
       "json.S", generation: .v6_1, ".text\n.globl f\n.type f, @function\nf: push %rbx\n ret\n.size f, . - f\n")
     let r = try Fixtures.run(Fixtures.orctool, ["check", "--format", "json", path])
     #expect(r.status == 0)
-    let items = try JSONDecoder().decode([[String: String]].self, from: r.stdoutData)
+    struct Item: Decodable, Equatable {
+      var file: String
+      var kind: String
+      var location: String
+      var message: String
+      var path: [Diagnostic.PathStep]?
+    }
+    let items = try JSONDecoder().decode([Item].self, from: r.stdoutData)
     #expect(
-      items == [
-        [
-          "file": path, "kind": "warning", "location": "f+0x1",
-          "message": "return with modified stack frame",
-        ]
+      items.map { [$0.file, $0.kind, $0.location, $0.message] } == [
+        [path, "warning", "f+0x1", "return with modified stack frame"]
       ])
+    // The path validation took, as `orctool explain --format json` gives it: the function's
+    // entry, then the stack state after `push %rbx`.
+    let steps = try #require(items.first?.path)
+    #expect(steps.map(\.kind) == [.functionEntry])
+    #expect(steps.first?.place.text == "f+0x0")
+    #expect(steps.first?.changes.map(\.instruction) == ["push %rbx"])
+    #expect(steps.first?.changes.map(\.cfi) == ["sp:sp+16 bp:(und)"])
   }
 }
 
@@ -621,5 +632,49 @@ struct ExplainTests {
     #expect(lines.first == "\(path): warning: f+0x6: return with modified stack frame")
     #expect(lines.contains { $0.hasPrefix("f+0x0: push %rbx") && $0.hasSuffix("-> sp:sp+16 bp:(und)") })
     #expect(lines.contains { $0.hasPrefix("jump taken at f+0x6 (from f+0x3)") })
+  }
+  @Test("an unreachable instruction: the path to the last instruction reached before it, and why it ends there")
+  func unreachable() throws {
+    let src = """
+      .text
+      .globl f
+      .type f, @function
+      f: push %rbx
+       test %edi, %edi
+       jz 1f
+       pop %rbx
+       ret
+       inc %rax
+       inc %rax
+      1: pop %rbx
+       ret
+      .size f, . - f
+
+      """
+    let path = try module("unreachable.S", generation: .v6_1, src)
+    let r = try Fixtures.run(Fixtures.orctool, ["explain", "--format", "json", path])
+    let d = try #require(try JSONDecoder().decode([Diagnostic].self, from: r.stdoutData).first)
+    #expect(d.message == "unreachable instruction" && d.place?.text == "f+0x7")
+    // Entry, push and pop on the straight line to the `ret` at f+0x6, where the path ends.
+    #expect(d.path.map(\.kind) == [.functionEntry, .pathEnds])
+    #expect(d.path.first?.changes.map(\.instruction) == ["push %rbx", "pop %rbx"])
+    #expect(d.path.last?.place.text == "f+0x6" && d.path.last?.cfi == "sp:sp+8 bp:(und)")
+    #expect(d.path.last?.note == "ret: the function returns")
+    // The same in check's JSON and the text of explain.
+    let check = try Fixtures.run(Fixtures.orctool, ["check", "--format", "json", path])
+    #expect(check.stdout.contains("\"note\" : \"ret: the function returns"))
+    let text = try Fixtures.run(Fixtures.orctool, ["explain", path]).stdout
+    #expect(text.contains("    path ends at f+0x6 ") && text.contains("      ret: the function returns"))
+  }
+
+  @Test("an unreachable instruction no path can start at: code outside any function")
+  func noEntry() throws {
+    let src = ".text\n.globl f\n.type f, @function\nf: ret\n.size f, . - f\ng: inc %rax\n ret\n"
+    let path = try module("noentry.S", generation: .v6_1, src)
+    let r = try Fixtures.run(Fixtures.orctool, ["explain", "--format", "json", path])
+    let d = try #require(try JSONDecoder().decode([Diagnostic].self, from: r.stdoutData).first)
+    #expect(d.message == "unreachable instruction" && d.place?.text == ".text+0x1")
+    #expect(d.path.map(\.kind) == [.noEntry])
+    #expect(d.path.first?.note == "not in any function, and no unwind hint starts a path here")
   }
 }
