@@ -40,16 +40,23 @@ struct AlternativesCommand: ParsableCommand {
     }
     var out = ""
     for s in sites {
-      out +=
-        "\(s.site): alternative site, \(s.length) bytes, \(s.streams.count - 1) replacement stream\(s.streams.count == 2 ? "" : "s")\(s.hasConflict ? " — CONFLICT" : "")\n"
+      let replacements = s.streams.filter { $0.label != "original" && $0.target == nil }.count
+      let others = s.streams.filter { $0.target != nil }.count
+      var header = "\(s.site): \(s.kind) site, \(s.length) bytes"
+      if s.kind.hasPrefix("alternative") {
+        header += ", \(replacements) replacement stream\(replacements == 1 ? "" : "s")"
+      }
+      if others > 0 { header += ", \(others) other way\(others == 1 ? "" : "s")" }
+      out += header + (s.hasConflict ? " — CONFLICT" : "") + "\n"
       for stream in s.streams {
-        out += "  \(stream.label):\n"
+        out += "  \(stream.label)\(stream.target.map { " at \($0)" } ?? ""):\n"
         for step in stream.steps {
           out += "    +\(step.offset)".rightPad(10)
           out += step.text.rightPad(32) + " "
           out += (step.cfi ?? "(not reached)") + "\n"
         }
       }
+      guard s.kind.hasPrefix("alternative") else { continue }
       out += "  flattened CFI by offset:\n"
       for b in s.boundaries {
         let mark = b.states.count > 1 ? "  <== stack layout conflict" : ""

@@ -14,10 +14,13 @@ public struct AlternativeSite: Sendable, Codable {
     /// The CFI before the instruction, as ORC prints it (`sp:sp+16 bp:(und)`), or nil when not reached.
     public var cfi: String?
   }
-  /// The original code or one replacement.
+  /// The original code or one replacement; or the other way the site can go (a static
+  /// key's jump or NOP, an exception fixup): then `target` is where it continues, and
+  /// `steps` are the first instructions there (offsets from the target).
   public struct Stream: Sendable, Codable {
     public var label: String
     public var steps: [Step]
+    public var target: String? = nil
   }
   /// One byte offset of the flattened table.
   public struct Boundary: Sendable, Codable {
@@ -28,6 +31,9 @@ public struct AlternativeSite: Sendable, Codable {
     public var streams: [String]
   }
   public var site: String
+  /// What patches or redirects the site: `alternative`, `static key`, `exception fixup`
+  /// (several, comma-separated, when one instruction is more than one).
+  public var kind: String = "alternative"
   public var length: Int
   public var streams: [Stream]
   public var boundaries: [Boundary]
@@ -73,8 +79,9 @@ extension Validator {
         }
         streams.append(.init(label: label, steps: steps(rg)))
       }
+      let kinds = ["alternative"] + otherWays(group.first, into: &streams)
       var byOffset: [Int: (states: [String], streams: [String])] = [:]
-      for s in streams {
+      for s in streams where s.target == nil {
         for step in s.steps {
           var b = byOffset[step.offset] ?? ([], [])
           if let c = step.cfi, !b.states.contains(c) { b.states.append(c) }
@@ -87,9 +94,64 @@ extension Validator {
       }
       sites.append(
         AlternativeSite(
-          site: g.offstr(group.first), length: group.length, streams: streams,
+          site: g.offstr(group.first), kind: kinds.joined(separator: ", "), length: group.length, streams: streams,
           boundaries: boundaries))
     }
+    // Static-key sites and faulting instructions that are no alternative site: the instruction
+    // itself, and the other ways it goes.
+    for i in g.alts.keys.sorted() where g.alternatives.group[i] < 0 {
+      let first = t.place(i)
+      if let function, g.program.functions.function(containing: first.offset, in: first.section)?.name != function {
+        continue
+      }
+      let original = AlternativeSite.Step(offset: 0, text: instructionText(i), cfi: cfiText(i))
+      var streams = [AlternativeSite.Stream(label: "original", steps: [original])]
+      let kinds = otherWays(i, into: &streams)
+      guard !kinds.isEmpty else { continue }
+      sites.append(
+        AlternativeSite(
+          site: g.offstr(i), kind: kinds.joined(separator: ", "), length: Int(t.length[i]), streams: streams,
+          boundaries: [.init(offset: 0, states: original.cfi.map { [$0] } ?? [], streams: ["original"])]))
+    }
     return sites
+  }
+
+  /// The instructions a redirected path runs first: from `start`, up to four, to the
+  /// first branch or end of the straight line.
+  func stretch(from start: Int) -> [AlternativeSite.Step] {
+    let t = graph.table
+    var out: [AlternativeSite.Step] = []
+    var i = start
+    while out.count < 4 {
+      let cfi = state(at: i).map { ORCDump.registersText(ORCEntry(cfi: $0, layout: ORCLayout.of(graph.generation))) }
+      out.append(.init(offset: Int(t.offset[i]) - Int(t.offset[start]), text: instructionText(i), cfi: cfi))
+      let type = graph.type[i]
+      if type != .other && type != .nop && type != .call { break }
+      guard let n = nextToValidate(i) else { break }
+      i = n
+    }
+    return out
+  }
+
+  /// Appends to `streams` the ways instruction `i` goes besides its own bytes (a static
+  /// key's other way, exception fixups); returns their kinds, in order.
+  func otherWays(_ i: Int, into streams: inout [AlternativeSite.Stream]) -> [String] {
+    let g = graph
+    var kinds: [String] = []
+    for (k, target) in (g.alts[i] ?? []).enumerated() {
+      let kind = g.altKinds[i]?[k] ?? .alternative
+      let label: String
+      switch kind {
+      case .staticKey:
+        label =
+          g.type[i] == .nop
+          ? "static key flipped: the NOP becomes a jump" : "static key flipped: the jump becomes a NOP"
+      case .exceptionFixup: label = "exception fixup (__ex_table)"
+      default: continue
+      }
+      if !kinds.contains(kind.rawValue) { kinds.append(kind.rawValue) }
+      streams.append(.init(label: label, steps: stretch(from: target), target: g.offstr(target)))
+    }
+    return kinds
   }
 }

@@ -113,7 +113,7 @@ extension Validator {
         out += pad(l.cfi ?? "(not reached)", 26)
         out += (l.orcStarts ? "* " : "  ") + (l.orc ?? "(no ORC)") + "\n"
         for stream in l.alternatives ?? [] {
-          out += "          | \(stream.label):\n"
+          out += "          | \(stream.label)\(stream.target.map { " at \($0)" } ?? ""):\n"
           for step in stream.steps {
             out +=
               "          |   " + pad("+\(step.offset)", 6) + pad(step.text, 44) + (step.cfi ?? "(not reached)") + "\n"

@@ -266,6 +266,34 @@ struct AlternativesViewTests {
     #expect(sites.count == 1 && sites[0].hasConflict)
     #expect(sites[0].boundaries.first { $0.offset == 7 }?.states == ["sp:sp+16 bp:(und)", "sp:sp+8 bp:(und)"])
   }
+  @Test("static keys and exception fixups: the other way each site goes, with the CFI there")
+  func otherWays() throws {
+    let keys = try Fixtures.assemble("jump_table.S")
+    let r = try Fixtures.run(Fixtures.orctool, ["alternatives", "--generation", "6.1", keys])
+    #expect(r.status == 0)
+    #expect(
+      r.stdout.hasPrefix(
+        """
+        f+0x0: static key site, 5 bytes, 1 other way
+          original:
+            +0    nop %eax, (%rax,%rax,1)          sp:sp+8 bp:(und)
+          static key flipped: the NOP becomes a jump at f+0x7:
+            +0    nop                              sp:sp+8 bp:(und)
+            +1    ret                              sp:sp+8 bp:(und)
+        f+0x5: static key site, 2 bytes, 1 other way
+          original:
+            +0    jmp 7 <f+0x7>                    sp:sp+8 bp:(und)
+          static key flipped: the jump becomes a NOP at f+0x7:
+
+        """))
+    let extable = try Fixtures.assemble("extable_x86.S")
+    let e = try Fixtures.run(Fixtures.orctool, ["alternatives", "--format", "json", "--generation", "6.1", extable])
+    let sites = try JSONDecoder().decode([AlternativeSite].self, from: e.stdoutData)
+    let g = try #require(sites.first { $0.site == "g+0x0" })
+    #expect(g.kind == "exception fixup" && g.streams.map(\.target) == [nil, ".fixup+0x0"])
+    #expect(g.streams.last?.steps.map(\.text) == ["mov $-0x0E, %eax", "jmp g+0x2"])
+    #expect(g.streams.last?.steps.map(\.cfi) == ["sp:sp+8 bp:(und)", "sp:sp+8 bp:(und)"])
+  }
 }
 
 @Suite("The alternatives view on real modules")
