@@ -127,13 +127,16 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     let elf = try ELFFile(path: file)
     let generation = try resolveGeneration(forced: options.generation, for: elf)
     let program = try Program(file: elf)
+    var link = options.link
     if !options.link, try hasMultipleFiles(program) {
       writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))
+      link = true
     }
     let graph = try ControlFlowGraph(program: program, generation: generation, jobs: options.jobs)
     let v = Validator(
       graph: graph, stackValidation: options.stackValidation,
       recordPaths: options.backtrace || options.json)
+    v.link = link
     v.run(noUnreachable: options.noUnreachable)
     return (v, ORCLayout.of(generation))
   })

@@ -28,8 +28,11 @@ struct ExplainCommand: ParsableCommand {
     let result = Result(catching: { () throws(ELFError) -> Validator in
       let elf = try ELFFile(path: file)
       let generation = try resolveGeneration(forced: forced, for: elf)
-      let graph = try ControlFlowGraph(program: try Program(file: elf), generation: generation)
+      let program = try Program(file: elf)
+      let graph = try ControlFlowGraph(program: program, generation: generation)
       let v = Validator(graph: graph, stackValidation: stackval, recordPaths: true)
+      // As the check of an object of several units (a module), where objtool forces --link.
+      v.link = try hasMultipleFiles(program)
       v.run()
       return v
     })

@@ -145,7 +145,7 @@ public final class ControlFlowGraph: Sendable {
       siblingCall: { i in
         Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
       },
-      coldChild: jumps.coldChild, destinations: callDest)
+      coldChild: jumps.coldChild, destinations: callDest, generation: generation)
   }
 
   /// `is_sibling_call()`: an indirect jump is one unless it uses a jump table; a

@@ -30,7 +30,7 @@ extension String {
   }
 
   /// Whether the ASCII `needle` occurs in the name (a byte search).
-  func contains(ascii needle: StaticString) -> Bool { firstIndex(ofASCII: needle) != nil }
+  public func contains(ascii needle: StaticString) -> Bool { firstIndex(ofASCII: needle) != nil }
 
   /// The name before the first occurrence of `needle`, if it occurs.
   func prefix(beforeASCII needle: StaticString) -> String? {

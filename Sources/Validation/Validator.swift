@@ -58,7 +58,26 @@ public final class Validator {
   /// The CFI state validation recorded at instruction `i`, if it reached it.
   public func state(at i: Int) -> CFIState? { cfi[i] >= 0 ? states[Int(cfi[i])] : nil }
 
+  /// objtool's `--link` (or an object of several units, where objtool forces it): code
+  /// no symbol covers may be a dropped weak function (see `ignoreInHole`).
+  public var link = false
+  /// Instructions of `.cold` functions a symbol hole jumps to (`ignoreInHole`).
+  var ignoredByHoles = Set<Int>()
+  /// Per section, its symbols by offset and size (`holeSize`).
+  var holeSymbols: [Int: [(offset: UInt64, size: UInt64)]] = [:]
+
+  /// Functions already warned about (objtool 6.12's `sym->warned`).
+  var warnedFunctions = Set<Int32>()
+
+  /// Whether a warning about instruction `i` is given: always in 6.1; in 6.12 once per function.
+  func mayWarn(_ i: Int) -> Bool {
+    guard graph.rules.warnsOncePerFunction else { return true }
+    let fn = graph.table.function[i]
+    return fn < 0 || warnedFunctions.insert(fn).inserted
+  }
+
   func warn(_ i: Int, _ message: String, related: [Diagnostic.Related] = [], pathEnd: Int? = nil) {
+    guard mayWarn(i) else { return }
     var d = Diagnostic(place: graph.place(i), message: message, related: related)
     if recordPaths && !path.isEmpty { d.path = explainPath(endingAt: pathEnd ?? i) }
     diagnostics.append(d)
@@ -239,8 +258,14 @@ public final class Validator {
   @inline(never)
   func fallsThrough(_ fn: Int, into next: Int, at i: Int) -> Bool {
     let functions = graph.program.functions.functions
-    if functions[fn].name.hasPrefix("__cfi_") || graph.ignoreUnreachables { return false }
+    let name = functions[fn].name
+    if name.hasPrefix("__cfi_") || (graph.rules.prefixSymbolsFallThrough && name.hasPrefix("__pfx_"))
+      || graph.ignoreUnreachables
+    {
+      return false
+    }
     warn("\(functions[fn].name)() falls through to next function \(functions[next].name)()", pathEnd: i)
+    warnedFunctions.insert(Int32(fn))
     return true
   }
 

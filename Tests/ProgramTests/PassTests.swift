@@ -274,9 +274,16 @@ struct BranchPassTests {
     let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
     let n = NoreturnFunctions(
       program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
-      coldChild: [:], destinations: p.functions.functions.indices.map { .function($0) })
+      coldChild: [:], destinations: p.functions.functions.indices.map { .function($0) }, generation: .v6_1)
     #expect(n.functions == [true, true, false, false])
     #expect(n.isNoreturn(.external("panic")) && !n.isNoreturn(.external("printk")))
+    // Each generation's list: `__fortify_panic` is on 6.12's (noreturns.h), `fortify_panic` on 6.1's.
+    #expect(n.isNoreturn(.external("fortify_panic")) && !n.isNoreturn(.external("__fortify_panic")))
+    let n612 = NoreturnFunctions(
+      program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
+      coldChild: [:], destinations: p.functions.functions.indices.map { .function($0) }, generation: .v6_12)
+    #expect(n612.isNoreturn(.external("__fortify_panic")) && !n612.isNoreturn(.external("fortify_panic")))
+    #expect(n612.isNoreturn(.external("_RNvNtCs1234_4core9panicking9panic_fmt")))
   }
 }
 

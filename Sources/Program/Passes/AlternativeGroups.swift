@@ -67,7 +67,18 @@ public struct AlternativeGroups: Sendable {
       program.stop(message, section: Int(table.section[i]), offset: UInt64(table.offset[i]))
     }
 
-    for a in try AlternativesTable(file: file, generation: generation).entries {
+    var entries = try AlternativesTable(file: file, generation: generation).entries
+    if CheckRules.of(generation).nestedAlternativesShareLength {
+      var start = 0
+      while start < entries.count {
+        var end = start + 1
+        while end < entries.count && entries[end].instruction == entries[start].instruction { end += 1 }
+        let length = entries[start..<end].map(\.instructionLength).max() ?? 0
+        for k in start..<end { entries[k].instructionLength = length }
+        start = end
+      }
+    }
+    for a in entries {
       guard let orig = table.instruction(in: a.instruction.section, at: a.instruction.offset) else {
         throw program.stop(
           "special: can't find orig instruction", section: a.instruction.section,
