@@ -25,12 +25,24 @@ public struct NewSection: Sendable {
   }
 }
 
+/// New contents for an existing section (its old bytes stay in the file, unreferenced).
+public struct SectionReplacement: Sendable {
+  public var index: Int
+  public var data: [UInt8]
+  /// A new `sh_info`, if it changes (a symbol table's first non-local index).
+  public var info: UInt32?
+  public init(index: Int, data: [UInt8], info: UInt32? = nil) {
+    (self.index, self.data, self.info) = (index, data, info)
+  }
+}
+
 extension ELFFile {
   /// The bytes of this file with `sections` appended: the original bytes
   /// unchanged, then the new sections' data, a new section name table and a
   /// new section header table (the old headers, then the new ones, in order).
   /// A new section's `info` of `UInt32.max - k` refers to the k-th new section.
-  public func appending(_ sections: [NewSection]) throws(ELFError) -> [UInt8] {
+  /// Each of `replacing` gets its new data appended too, its header pointed at it.
+  public func appending(_ sections: [NewSection], replacing: [SectionReplacement] = []) throws(ELFError) -> [UInt8] {
     guard !self.sections.isEmpty else {
       throw ELFError(.malformed("cannot add sections to a file without section headers"), path: path, offset: 40)
     }
@@ -40,6 +52,13 @@ extension ELFFile {
       withUnsafeBytes(of: v.littleEndian) { b in for (i, x) in b.enumerated() { out[o + i] = x } }
     }
     let firstNew = self.sections.count
+    // New data of replaced sections.
+    var replaced: [(index: Int, offset: Int, size: Int, info: UInt32?)] = []
+    for r in replacing where r.index > 0 && r.index < self.sections.count {
+      align(Int(max(self.sections[r.index].alignment, 1)))
+      replaced.append((r.index, out.count, r.data.count, r.info))
+      out += r.data
+    }
     // Data of the new sections.
     var offsets: [Int] = []
     for s in sections {
@@ -67,6 +86,12 @@ extension ELFFile {
     let strHeader = shoff + sectionNameTableIndex * Self.sectionHeaderSize
     put(UInt64(namesOffset), at: strHeader + 24)
     put(UInt64(names.count), at: strHeader + 32)
+    for r in replaced {
+      let h = shoff + r.index * Self.sectionHeaderSize
+      put(UInt64(r.offset), at: h + 24)
+      put(UInt64(r.size), at: h + 32)
+      if let info = r.info { put(info, at: h + 44) }
+    }
     for (k, s) in sections.enumerated() {
       var h = [UInt8](repeating: 0, count: Self.sectionHeaderSize)
       func set<T: FixedWidthInteger>(_ v: T, _ o: Int) {

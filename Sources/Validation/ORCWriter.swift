@@ -19,11 +19,22 @@ public enum ORCWriter {
     guard let symtab = try file.symbolTable() else {
       throw ELFError(.missingSection(".symtab"), path: file.path, offset: 0)
     }
-    // The STT_SECTION symbol of each code section.
+    // The STT_SECTION symbol of each code section; one is made where the assembler left none.
     var sectionSymbol: [Int: Int] = [:]
     for i in 0..<symtab.count {
       let s = try symtab.symbol(at: i)
       if s.type == .section && sectionSymbol[s.sectionIndex] == nil { sectionSymbol[s.sectionIndex] = i }
+    }
+    var replacing: [SectionReplacement] = []
+    var missing: [Int] = []
+    for e in entries where sectionSymbol[e.section] == nil && missing.last != e.section && !missing.contains(e.section)
+    {
+      missing.append(e.section)
+    }
+    if !missing.isEmpty {
+      let made = try SectionSymbols.create(for: missing, in: file, symtab: symtab.section)
+      replacing = made.replacements
+      for (section, index) in made.symbols { sectionSymbol[section] = index }
     }
     var orc: [UInt8] = []
     var rela: [UInt8] = []
@@ -41,16 +52,17 @@ public enum ORCWriter {
       append(UInt64(sym) << 32 | UInt64(X86RelocationType.pc32.rawValue))
       append(Int64(bitPattern: e.offset))
     }
-    return try file.appending([
-      NewSection(
-        name: ".orc_unwind", type: .progbits, flags: .alloc, alignment: 1,
-        entrySize: UInt64(ORCLayout.entrySize), data: orc),
-      NewSection(
-        name: ".orc_unwind_ip", type: .progbits, flags: .alloc, alignment: 1, entrySize: 4,
-        data: [UInt8](repeating: 0, count: entries.count * 4)),
-      NewSection(
-        name: ".rela.orc_unwind_ip", type: .rela, flags: .infoLink, link: UInt32(symtab.section.index),
-        info: UInt32.max - 1, alignment: 8, entrySize: UInt64(RelocationTable.entrySize), data: rela),
-    ])
+    return try file.appending(
+      [
+        NewSection(
+          name: ".orc_unwind", type: .progbits, flags: .alloc, alignment: 1,
+          entrySize: UInt64(ORCLayout.entrySize), data: orc),
+        NewSection(
+          name: ".orc_unwind_ip", type: .progbits, flags: .alloc, alignment: 1, entrySize: 4,
+          data: [UInt8](repeating: 0, count: entries.count * 4)),
+        NewSection(
+          name: ".rela.orc_unwind_ip", type: .rela, flags: .infoLink, link: UInt32(symtab.section.index),
+          info: UInt32.max - 1, alignment: 8, entrySize: UInt64(RelocationTable.entrySize), data: rela),
+      ], replacing: replacing)
   }
 }

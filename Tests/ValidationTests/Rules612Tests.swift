@@ -117,3 +117,57 @@ struct Rules612Tests {
     }
   }
 }
+
+/// Writing ORC needs a symbol for each code section (`.rela.orc_unwind_ip` is against it);
+/// GNU as leaves out the section symbols nothing refers to, and objtool makes one.
+@Suite("ORC for a section without a section symbol")
+struct SectionSymbolTests {
+  static let body = """
+    .text
+    .globl f
+    .type f, @function
+    f:
+     call g
+     call h
+     ret
+    .size f, . - f
+    .globl g
+    .type g, @function
+    g:
+     ret
+    .size g, . - g
+
+    """
+
+  @Test(
+    "a local STT_SECTION symbol at sh_info, the first global moved to the end, its relocations following it",
+    arguments: [KernelGeneration.v6_1, .v6_12])
+  func made(generation: KernelGeneration) throws {
+    let path = try module("nosecsym-\(generation).S", generation: generation, Self.body)
+    let before = try Fixtures.run("readelf", ["-s", "-W", path]).stdout
+    #expect(!before.contains("SECTION LOCAL  DEFAULT    1 "))
+    let r = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", path])
+    #expect(r.status == 0 && r.stderr.isEmpty, "\(r.stderr)")
+    let symbols = try Fixtures.run("readelf", ["-s", "-W", path]).stdout
+    let relocations = try Fixtures.run("readelf", ["-r", "-W", path]).stdout
+    // The calls still name g and h; the ORC slots are against the new .text symbol.
+    #expect(relocations.contains("R_X86_64_PLT32         000000000000000b g - 4"))
+    #expect(relocations.contains("R_X86_64_PLT32         0000000000000000 h - 4"))
+    #expect(relocations.contains("R_X86_64_PC32          0000000000000000 .text + 0"))
+    #expect(symbols.contains("SECTION LOCAL  DEFAULT    1 .text"))
+    // ld accepts it.
+    let linked = path + ".r.o"
+    #expect(try Fixtures.run("ld", ["-r", "-o", linked, path]).status == 0)
+    // objtool writes the same symbol table and relocations.
+    if let corpus = Corpus.current {
+      let theirs = try module("nosecsym-o-\(generation).S", generation: generation, Self.body)
+      let objtool = generation == .v6_1 ? corpus.objtool61 : corpus.objtool612
+      _ = try Fixtures.run(objtool, ["--orc", "--module", "--link", theirs], environment: ["SRCARCH": "x86"])
+      #expect(try Fixtures.run("readelf", ["-s", "-W", theirs]).stdout == symbols)
+      func entries(_ text: String) -> [String] {
+        text.split(separator: "\n").filter { $0.hasPrefix("0000") }.map(String.init)
+      }
+      #expect(entries(try Fixtures.run("readelf", ["-r", "-W", theirs]).stdout) == entries(relocations))
+    }
+  }
+}
