@@ -29,6 +29,11 @@ struct CheckCommand: ParsableCommand {
   @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC =
     false
   @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
+  @Flag(help: "Validate STAC/CLAC regions for SMAP (objtool's --uaccess).") var uaccess = false
+  @Option(
+    name: .customLong("hacks"),
+    help: ArgumentHelp("Patch toolchain limitations (objtool's --hacks; 'noinstr' so far).", valueName: "noinstr"))
+  var hacks: [String] = []
   @Option(
     name: .customLong("disas"),
     help: ArgumentHelp(
@@ -42,6 +47,11 @@ struct CheckCommand: ParsableCommand {
 
   func validate() throws {
     if !orc && printORC { throw ValidationError("--print-orc needs --orc") }
+    for h in hacks {
+      let parsed = Hacks(h)
+      if parsed.jumpLabel { throw ValidationError("--hacks=jump_label is not supported yet (only --hacks=noinstr)") }
+      if !parsed.noinstr { throw ValidationError("--hacks=\(h): objtool's hacks are jump_label and noinstr") }
+    }
     if disas != nil && format == .json {
       throw ValidationError("--disas prints text; for JSON use: orctool disas --format json PATTERN FILE")
     }
@@ -61,6 +71,7 @@ struct CheckCommand: ParsableCommand {
     options.link = link
     options.backtrace = backtrace
     options.disas = disas.map(disasPatterns) ?? []
+    options.actions = CheckActions(uaccess: uaccess, hackNoinstr: !hacks.isEmpty)
     options.generation = generation.forced
     options.jobs = jobs ?? defaultJobs()
     let status = runCheck(file: file, options)
@@ -91,6 +102,8 @@ struct CheckOptions {
   /// `--disas=PATTERN`: the functions whose names match these globs, disassembled on
   /// standard output after the warnings, with their CFI and ORC.
   var disas: [String] = []
+  /// `--uaccess`, `--hacks=noinstr`: what the passes and validation do differently.
+  var actions = CheckActions()
   /// objtool's exit status: objtool 6.1 and 6.12 exit 0 after a fatal warning (check.c:
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
@@ -132,12 +145,16 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
       writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))
       link = true
     }
-    let graph = try ControlFlowGraph(program: program, generation: generation, jobs: options.jobs)
+    let graph = try ControlFlowGraph(
+      program: program, generation: generation, jobs: options.jobs, actions: options.actions)
     let v = Validator(
       graph: graph, stackValidation: options.stackValidation,
       recordPaths: options.backtrace || options.json)
     v.link = link
-    v.run(noUnreachable: options.noUnreachable)
+    // check(): only --stackval, --orc and --uaccess validate the functions.
+    if options.orc || options.stackValidation || options.actions.uaccess {
+      v.run(noUnreachable: options.noUnreachable)
+    }
     return (v, ORCLayout.of(generation))
   })
   func failure(_ e: ELFError) -> Int32 {
@@ -167,9 +184,9 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     }
     writeStandardOutput(Array(Validator.disassemblyText(functions).utf8))
   }
-  guard options.orc else { return 0 }
-  let entries = v.orcEntries(layout: layout)
   let elf = v.graph.program.file
+  let edits = v.graph.edits
+  let entries = options.orc ? v.orcEntries(layout: layout) : []
   if options.printORC {
     var out: [UInt8] = []
     for (s, o, e) in entries {
@@ -178,9 +195,14 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     }
     writeStandardOutput(out)
   }
-  guard !options.dryRun, !entries.isEmpty else { return 0 }
+  guard !options.dryRun, !entries.isEmpty || !edits.isEmpty else { return 0 }
   let written = Result(catching: { () throws(ELFError) in
-    let bytes = try ORCWriter.bytes(of: elf, entries: entries, layout: layout)
+    // What objtool wrote into the object while reading it (--hacks=noinstr), then the ORC.
+    var bytes = try elf.applying(edits)
+    if !entries.isEmpty {
+      let edited = edits.isEmpty ? elf : try ELFFile(source: MappedFile(copying: bytes, path: file))
+      bytes = try ORCWriter.bytes(of: edited, entries: entries, layout: layout)
+    }
     if options.backup { try replaceFile(atPath: file + ".orig", with: [UInt8](elf.source.bytes)) }
     try replaceFile(atPath: file, with: bytes)
   })

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Kernel
+import Program
 
 /// objtool's own command line (`objtool <actions> [<options>] file.o`), so
 /// that anything that runs objtool can run orctool.
@@ -76,7 +77,7 @@ struct ObjtoolCommand: ParsableCommand {
   /// objtool actions and options `orctool check` carries out.
   static let checkOptions: Set<String> = [
     "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
-    "--stackval", "--backtrace", "--disas",
+    "--stackval", "--backtrace", "--disas", "--uaccess", "--hacks",
   ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
@@ -84,7 +85,8 @@ struct ObjtoolCommand: ParsableCommand {
     let names = arguments.filter { $0.hasPrefix("--") }.map {
       $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0
     }
-    if names.contains("--orc") || names.contains("--stackval") {
+    let hacks = Hacks.requested(in: arguments)
+    if names.contains("--orc") || names.contains("--stackval") || names.contains("--uaccess") || !hacks.isEmpty {
       // Stack validation (and ORC): objtool's check actions.
       if let refused = names.first(where: {
         !checkOptions.contains($0) && $0 != "--generation" && objtoolOptions.contains($0)
@@ -93,6 +95,15 @@ struct ObjtoolCommand: ParsableCommand {
           "objtool option \(refused) is not supported yet (check supports \(checkOptions.sorted().joined(separator: " ")))"
         )
         terminate(1)
+      }
+      // --hacks=noinstr is done; --hacks=jump_label (or a bare --hacks, which means both) not yet.
+      if hacks.contains(where: \.jumpLabel) {
+        printError("objtool option --hacks=jump_label is not supported yet (--hacks=noinstr is)")
+        terminate(1)
+      }
+      if hacks.contains(where: { !$0.jumpLabel && !$0.noinstr }) {
+        printError("objtool option --hacks takes jump_label and/or noinstr")
+        terminate(129)
       }
       var files: [String] = []
       var generation: KernelGeneration? = nil
@@ -112,6 +123,8 @@ struct ObjtoolCommand: ParsableCommand {
           i += 1
         } else if a.hasPrefix("--disas=") {
           disas += disasPatterns(String(a.dropFirst(8)))
+        } else if a.hasPrefix("--hacks=") {
+          // Read above.
         } else if !a.hasPrefix("-") {
           files.append(a)
         } else if !checkOptions.contains(a) {
@@ -133,6 +146,8 @@ struct ObjtoolCommand: ParsableCommand {
       options.link = names.contains("--link")
       options.backtrace = names.contains("--backtrace")
       options.disas = disas
+      options.actions = CheckActions(
+        uaccess: names.contains("--uaccess"), hackNoinstr: hacks.contains(where: \.noinstr))
       options.generation = generation
       options.jobs = jobs
       options.objtoolExitStatus = true

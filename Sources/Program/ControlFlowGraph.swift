@@ -12,6 +12,8 @@ public final class ControlFlowGraph: Sendable {
   public let generation: KernelGeneration
   /// The check rules of that generation.
   public let rules: CheckRules
+  /// The objtool actions the program was read for (`--uaccess`, `--hacks=noinstr`).
+  public let actions: CheckActions
   /// The instructions, fake NOPs of alternative groups included.
   public let table: InstructionTable
   /// Each instruction's type once the passes have classified it (a call through a
@@ -51,14 +53,24 @@ public final class ControlFlowGraph: Sendable {
   public let hasOverride: [Bool]
   /// Warnings found while reading the object (objtool prints them and goes on).
   public let readWarnings: [Diagnostic]
+  /// The symbols that may be called with UACCESS enabled (`--uaccess`).
+  public let uaccessSafe: UaccessSafeFunctions
+  /// Calls from noinstr code to instrumentation, turned into NOPs (`--hacks=noinstr`).
+  public let profilingCalls: ProfilingCalls?
+  /// What reading the object writes into it in place (objtool's `elf_write_insn()` and
+  /// `elf_write_reloc()` while it decodes): the `--hacks=noinstr` rewrites.
+  public var edits: [InPlaceEdit] { profilingCalls?.edits ?? [] }
 
   /// Decodes `program`'s code (`jobs` threads) and runs every pass, reading the
-  /// kernel formats of `generation`.
-  public init(program: Program, generation: KernelGeneration, jobs: Int = 1) throws(ELFError) {
+  /// kernel formats of `generation`, for objtool's `actions`.
+  public init(program: Program, generation: KernelGeneration, jobs: Int = 1, actions: CheckActions = CheckActions())
+    throws(ELFError)
+  {
     self.program = program
     self.generation = generation
     let rules = CheckRules.of(generation)
     self.rules = rules
+    self.actions = actions
     let functions = program.functions
     let decoded = try InstructionTable.decode(program, jobs: jobs)
 
@@ -70,8 +82,10 @@ public final class ControlFlowGraph: Sendable {
     let nameColdChild = JumpDestinations.coldChildren(parent: byName, functions: functions)
 
     let ignoredFunctions = try IgnoredFunctions(program: program, table: decoded, coldChild: nameColdChild)
+    uaccessSafe = try UaccessSafeFunctions(program: program, generation: generation, enabled: actions.uaccess)
     ignoreAlternatives = try IgnoredAlternatives(program: program, table: decoded).sites
-    let groups = try AlternativeGroups(program: program, table: decoded, generation: generation)
+    let groups = try AlternativeGroups(
+      program: program, table: decoded, generation: generation, uaccess: actions.uaccess)
     let table = groups.table
     let staticKeys = try StaticKeyPaths(program: program, table: table)
     let exceptions = try ExceptionPaths(program: program, table: table)
@@ -94,6 +108,14 @@ public final class ControlFlowGraph: Sendable {
     for i in 0..<table.count where type[i] == .call && intra.jumpDest[i] == nil {
       if calls.retpolineCalls.contains(i) { type[i] = .callDynamic }
       callDest[i] = calls.callDest[i]
+    }
+    profilingCalls =
+      actions.hackNoinstr
+      ? try ProfilingCalls(program: program, table: table, calls: calls.callDest, siblingCalls: jumps.siblingCalls)
+      : nil
+    for (i, t) in profilingCalls?.retyped ?? [:] {
+      type[i] = t
+      callDest[i] = nil
     }
     let jumpTables = try JumpTables(
       program: program, table: table, type: type, jumpDest: jumpDest,
@@ -160,10 +182,12 @@ public final class ControlFlowGraph: Sendable {
   }
 
   /// Instruction `i`'s stack operations: none for a call (`remove_insn_ops()` in
-  /// `add_call_dest()`: the callee's return undoes its push), else as decoded.
+  /// `add_call_dest()`: the callee's return undoes its push), nor for a call turned
+  /// into a NOP (`--hacks=noinstr`), else as decoded.
   @inline(__always)
   public func ops(_ i: Int) -> [StackOp] {
-    type[i] == .call || type[i] == .callDynamic ? [] : table.ops[i]
+    let t = type[i]
+    return t == .call || t == .callDynamic || (t == .nop && table.type[i] == .call) ? [] : table.ops[i]
   }
 
   /// `is_sibling_call()`.

@@ -9,7 +9,7 @@ extension Validator {
     let g = graph
     let t = g.table
     var reported: [(diagnostic: Int, insn: Int)] = []
-    for i in 0..<t.count where !visited[i] && !ignoreUnreachable(i) {
+    for i in 0..<t.count where visited[i] == 0 && !ignoreUnreachable(i) {
       let before = diagnostics.count
       if g.rules.reportsEveryUnreachable, i > 0, t.section[i - 1] == t.section[i], g.isDeadEnd(i - 1),
         let dest = g.callDest[i - 1]
@@ -47,8 +47,8 @@ extension Validator {
     let t = graph.table
     let fn = t.function[x]
     var p = x - 1
-    while p >= 0 && t.section[p] == t.section[x] && t.function[p] == fn && !visited[p] { p -= 1 }
-    guard p >= 0, t.section[p] == t.section[x], t.function[p] == fn, visited[p] else { return nil }
+    while p >= 0 && t.section[p] == t.section[x] && t.function[p] == fn && visited[p] == 0 { p -= 1 }
+    guard p >= 0, t.section[p] == t.section[x], t.function[p] == fn, visited[p] != 0 else { return nil }
     return p
   }
 
@@ -132,7 +132,7 @@ extension Validator {
     let end = UInt64(t.offset[x]) &+ UInt64(size)
     var i: Int? = x
     while let k = i {
-      if visited[k] { return true }
+      if visited[k] != 0 { return true }
       if UInt64(t.offset[k]) >= end { break }
       let d = Int(g.jumpDest[k])
       if d >= 0, case let f = Int(t.function[d]), f >= 0,

@@ -12,7 +12,10 @@ public final class Validator {
   public let graph: ControlFlowGraph
   /// What validation found, in the order objtool reports it.
   public internal(set) var diagnostics: [Diagnostic] = []
-  var visited: [Bool]
+  /// Per instruction, the `VISITED_BRANCH` bits (`insn->visited`): bit 0 reached with
+  /// UACCESS disabled, bit 1 with it enabled (`VISITED_BRANCH << state.uaccess`); with
+  /// `--uaccess` an instruction is followed once in each state.
+  var visited: [UInt8]
   /// Per instruction: an index into `states` (interned, as objtool's `cfi_hash`), or -1.
   var cfi: [Int32]
   var states: [CFIState] = []
@@ -45,7 +48,7 @@ public final class Validator {
     self.stackValidation = stackValidation
     self.recordPaths = recordPaths
     diagnostics = graph.readWarnings
-    visited = Array(repeating: false, count: graph.table.count)
+    visited = Array(repeating: 0, count: graph.table.count)
     cfi = Array(repeating: -1, count: graph.table.count)
     flattening = AlternativeFlattening(groups: graph.alternatives.groups)
     // Hinted instructions carry their CFI whether or not a path reaches them.
@@ -124,22 +127,33 @@ public final class Validator {
           continue
         }
         guard g.parent[f.id] == f.id, !functions.isAlias[f.id],
-          let start = t.instruction(in: f.section, at: f.offset), !visited[start], !g.ignored[start]
+          let start = t.instruction(in: f.section, at: f.offset), visited[start] == 0, !g.ignored[start]
         else { continue }
-        if validateBranch(function: f.id, from: start, state: .initialFunction, via: .functionEntry) { count += 1 }
+        // validate_symbol(): with --uaccess a uaccess-safe function starts with UACCESS enabled.
+        let flags = InsnFlags(uaccess: g.actions.uaccess && isUaccessSafe(f.id))
+        if validateBranch(function: f.id, from: start, state: .initialFunction, flags: flags, via: .functionEntry) {
+          count += 1
+        }
       }
     }
     // validate_unwind_hints(): paths that start at a hint no function reached.
     if g.hints.present {
-      for i in 0..<t.decodedCount where g.isHint[i] && !visited[i] && !g.ignored[i] {
-        if validateBranch(function: Int(t.function[i]), from: i, state: .initialHint, via: .unwindHint) { count += 1 }
+      for i in 0..<t.decodedCount where g.isHint[i] && visited[i] == 0 && !g.ignored[i] {
+        if validateBranch(
+          function: Int(t.function[i]), from: i, state: .initialHint, flags: InsnFlags(), via: .unwindHint)
+        {
+          count += 1
+        }
       }
     }
     if count == 0 && !noUnreachable && !g.ignoreUnreachables { validateReachable() }
   }
 
-  /// `validate_branch()`: follows one path; true when it stopped on an error.
-  func validateBranch(function fn: Int, from start: Int, state initial: CFIState, via kind: PathKind) -> Bool {
+  /// `validate_branch()`: follows one path; true when it stopped on an error. `flags`
+  /// are the rest of objtool's `insn_state`: UACCESS (with `--uaccess`) and DF.
+  func validateBranch(
+    function fn: Int, from start: Int, state initial: CFIState, flags initialFlags: InsnFlags, via kind: PathKind
+  ) -> Bool {
     depth += 1
     path.append(PathFrame(start: Int32(start), kind: kind, branchedAt: -1))
     defer {
@@ -153,6 +167,7 @@ public final class Validator {
     let g = graph
     var i = start
     var state = initial
+    var flags = initialFlags
     var lastID: Int32 = -1
     while true {
       let next = nextToValidate(i)
@@ -162,9 +177,10 @@ public final class Validator {
         warn(i, "BUG: why am I validating an ignored function?")
         return true
       }
-      if visited[i] {
+      let visitedBit: UInt8 = flags.uaccess ? 2 : 1
+      if visited[i] != 0 {
         if !g.isHint[i] && !cfiMatch(i, state) { return true }
-        return false
+        if visited[i] & visitedBit != 0 { return false }
       }
       if g.isHint[i] {
         if g.hints.restores.contains(i) && !restoreSavedState(i) { return true }
@@ -177,7 +193,7 @@ public final class Validator {
         cfi[i] = intern(state)
         lastID = cfi[i]
       }
-      visited[i] = true
+      visited[i] |= visitedBit
       if !wantedPaths.isEmpty && wantedPaths.contains(i) && pathsAt[i] == nil {
         pathsAt[i] = explainPath(endingAt: i)
       }
@@ -188,17 +204,22 @@ public final class Validator {
         let alts = g.alts[i] ?? []
         path[path.count - 1].branchedAt = Int32(i)
         for (k, alt) in alts.enumerated() {
-          if validateBranch(function: fn, from: alt, state: state, via: g.altKinds[i]?[k] ?? .alternative) {
+          if validateBranch(
+            function: fn, from: alt, state: state, flags: flags, via: g.altKinds[i]?[k] ?? .alternative)
+          {
             return true
           }
         }
         if g.alternatives.skipOriginal.contains(i) { return false }
       }
 
-      if !g.ops(i).isEmpty && !applyStackOps(i, to: &state, inFunction: insnFunc >= 0, next: next) { return true }
+      if !g.ops(i).isEmpty && !applyStackOps(i, to: &state, flags: &flags, inFunction: insnFunc >= 0, next: next) {
+        return true
+      }
 
       switch g.type[i] {
       case .return:
+        if !validateReturnFlags(i, function: fn, flags) { return true }
         if fn >= 0 && hasModifiedStackFrame(state) {
           warn(i, "return with modified stack frame")
           return true
@@ -209,6 +230,7 @@ public final class Validator {
         }
         return false
       case .call, .callDynamic:
+        if !validateCall(i, flags) { return true }
         if stackValidation && fn >= 0 && !isFentryCall(i) && !hasValidStackFrame(state) {
           warn(i, "call without frame pointer save/setup")
           return true
@@ -220,15 +242,21 @@ public final class Validator {
             warn(i, "sibling call from callable instruction with modified stack frame")
             return true
           }
+          if !validateCall(i, flags) { return true }
         } else if g.jumpDest[i] >= 0 {
           path[path.count - 1].branchedAt = Int32(i)
-          if validateBranch(function: fn, from: Int(g.jumpDest[i]), state: state, via: .jump) { return true }
+          if validateBranch(function: fn, from: Int(g.jumpDest[i]), state: state, flags: flags, via: .jump) {
+            return true
+          }
         }
         if g.type[i] == .jumpUnconditional { return false }
       case .jumpDynamic, .jumpDynamicConditional:
-        if g.isSiblingCall(i) && hasModifiedStackFrame(state) {
-          warn(i, "sibling call from callable instruction with modified stack frame")
-          return true
+        if g.isSiblingCall(i) {
+          if hasModifiedStackFrame(state) {
+            warn(i, "sibling call from callable instruction with modified stack frame")
+            return true
+          }
+          if !validateCall(i, flags) { return true }
         }
         if g.type[i] == .jumpDynamic { return false }
       case .contextSwitch:
@@ -236,6 +264,8 @@ public final class Validator {
         if let n = next, g.isHint[n] { break }
         warn(i, "unsupported instruction in callable function")
         return true
+      case .stac, .clac, .std, .cld:
+        if !updateFlags(i, function: fn, &flags) { return true }
       default:
         break
       }
@@ -269,24 +299,26 @@ public final class Validator {
     return true
   }
 
-  /// `handle_insn_ops()`: applies instruction `i`'s stack operations to `state`;
+  /// `handle_insn_ops()`: applies instruction `i`'s stack operations to `state` and,
+  /// with `--uaccess`, a PUSHF/POPF in an alternative to the saved UACCESS bits;
   /// false (after the warning) when one cannot be applied.
   @inline(never)
-  func applyStackOps(_ i: Int, to state: inout CFIState, inFunction: Bool, next: Int?) -> Bool {
+  func applyStackOps(_ i: Int, to state: inout CFIState, flags: inout InsnFlags, inFunction: Bool, next: Int?) -> Bool {
     let g = graph
     for op in g.ops(i) {
       if state.type == 1 || state.type == 2 {
         state.applyToRegisterFrame(op)  // update_cfi_state_regs(): REGS and REGS_PARTIAL hints
-        continue
+      } else {
+        do {
+          try state.apply(
+            op, inFunction: inFunction, nextIsHint: next.map { g.isHint[$0] } ?? false,
+            stackValidation: stackValidation)
+        } catch {
+          warn(i, error.message)
+          return false
+        }
       }
-      do {
-        try state.apply(
-          op, inFunction: inFunction, nextIsHint: next.map { g.isHint[$0] } ?? false,
-          stackValidation: stackValidation)
-      } catch {
-        warn(i, error.message)
-        return false
-      }
+      if g.actions.uaccess && g.alternatives.group[i] >= 0 && !applyUaccessStack(op, at: i, &flags) { return false }
     }
     return true
   }
@@ -341,7 +373,7 @@ public final class Validator {
       warn(i, "no corresponding CFI save for CFI restore")
       return false
     }
-    guard visited[save] else {
+    guard visited[save] != 0 else {
       warn(i, "objtool isn't smart enough to handle this CFI save/restore combo")
       return false
     }

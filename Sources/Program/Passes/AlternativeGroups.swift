@@ -41,17 +41,23 @@ public struct AlternativeGroups: Sendable {
   public let nextOverride: [Int: Int]
   /// Jumps in a replacement to its end: they go to the instruction after the site.
   public let jumpDest: [Int: Int]
-  /// Sites whose original is not followed (`skip_orig`: POPCNT).
+  /// Sites whose original is not followed (`skip_orig`: POPCNT, and SMAP with `--uaccess`).
   public let skipOriginal: Set<Int>
   /// "empty alternative entry" warnings (objtool warns and goes on).
   public let warnings: [Diagnostic]
 
-  /// `X86_FEATURE_SMAP` (9*32+20): its alternatives are not followed (without `--uaccess`).
+  /// `X86_FEATURE_SMAP` (9*32+20), in `arch_handle_alternative()`: with `--uaccess` the
+  /// replacement (STAC, CLAC, the PUSHF/POPF of `smap_save()`/`smap_restore()`) is followed
+  /// instead of the original (`skip_orig`); without, the replacement is not followed
+  /// (`skip_alt`), "so that no path sees the STAC but takes the NOP instead of CLAC".
   static let smap = 9 * 32 + 20
   /// `X86_FEATURE_POPCNT` (4*32+23): the original is not followed (`arch_handle_alternative()`).
   static let popcnt = 4 * 32 + 23
 
-  public init(program: Program, table decoded: InstructionTable, generation: KernelGeneration) throws(ELFError) {
+  /// - Parameter uaccess: objtool's `--uaccess` (how `X86_FEATURE_SMAP` sites are followed).
+  public init(program: Program, table decoded: InstructionTable, generation: KernelGeneration, uaccess: Bool = false)
+    throws(ELFError)
+  {
     var table = decoded
     var groups: [AltGroup] = []
     var group = [Int32](repeating: -1, count: table.count)
@@ -84,7 +90,7 @@ public struct AlternativeGroups: Sendable {
           "special: can't find orig instruction", section: a.instruction.section,
           offset: a.instruction.offset)
       }
-      if a.feature == Self.smap { continue }
+      if a.feature == Self.smap && !uaccess { continue }
       if a.instructionLength == 0 {
         warnings.append(
           Diagnostic(place: program.diagnosticPlace(table.place(orig)), message: "empty alternative entry"))
@@ -165,7 +171,7 @@ public struct AlternativeGroups: Sendable {
       groups.append(AltGroup(first: first, last: last, original: origGroup, length: a.instructionLength))
       entry[groups.count - 1] = a
       streams[orig, default: []].append(first)
-      if a.feature == Self.popcnt { skipOriginal.insert(orig) }
+      if a.feature == Self.popcnt || a.feature == Self.smap { skipOriginal.insert(orig) }
     }
     self.table = table
     self.groups = groups
