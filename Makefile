@@ -66,6 +66,7 @@ bench: deps
 
 compare-check: deps
 	@bash scripts/compare-check.sh
+	@GENERATION=6.12 bash scripts/compare-check.sh
 
 unwind-check: deps
 	@bash scripts/unwind-check.sh
