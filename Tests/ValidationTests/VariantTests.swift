@@ -1,8 +1,8 @@
 import Foundation
 import Kernel
 import TestSupport
-import Validation
 import Testing
+import Validation
 
 /// `orctool verify-variants`: the one ORC table against every variant of the code
 /// (seed 000; objtool 6.1's table for a site whose stack-changing entry comes first).
