@@ -43,7 +43,7 @@ dump: corpus
 # The Debian 6.1 cloud vmlinux built from Debian's source with a recording
 # wrapper in objtool's place: every per-object objtool input, its command line
 # and warnings, and vmlinux.o, cached outside the repository (scripts/kbuild.sh;
-# about 40-60 minutes on 2 cores, then re-runs only print the report).
+# 33 minutes measured on 2 busy cores, then re-runs only print the report).
 kbuild:
 	@bash scripts/kbuild.sh
 

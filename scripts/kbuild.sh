@@ -18,7 +18,7 @@
 #      (apt-get download, dpkg-deb -x, tar -x)
 #   3. .config: the image's config with debug info off (scripts/config),
 #      make olddefconfig; module signing stays on (see below)
-#   4. make vmlinux objtool=<wrapper> (about 40-60 minutes on 2 busy cores)
+#   4. make vmlinux objtool=<wrapper> (33 minutes measured on 2 cores, one busy)
 #   5. vmlinux.o copied to the cache; the report (also in report.txt)
 #
 # Cache (outside the repository), $ORCTOOL_KBUILD/6.1, by default
