@@ -106,6 +106,8 @@ extension Validator {
         var i = stream.first
         var ended = false
         while true {
+          // An unwind hint sets the state, as validation does (UNWIND_HINT in entry code).
+          if i < t.decodedCount && g.isHint[i], let hinted = state(at: i) { s = hinted }
           let offset = Int(t.offset[i]) - Int(t.offset[stream.first])
           check(
             site: site, variant: label, offset: offset, section: section, at: base + UInt64(offset),
@@ -124,7 +126,7 @@ extension Validator {
           i = next
         }
         // Where the variant falls through: the instruction after the site.
-        if !ended, let a = after, t.section[a] == t.section[group.first], state(at: a) != nil {
+        if !ended, let a = after, t.section[a] == t.section[group.first], state(at: a) != nil, !g.isHint[a] {
           check(
             site: site, variant: label, offset: group.length, section: section, at: UInt64(t.offset[a]),
             needs: ORCEntry(cfi: s, layout: layout))

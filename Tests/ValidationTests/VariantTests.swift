@@ -70,3 +70,28 @@ struct VariantTests {
     #expect(report.mismatches.isEmpty)
   }
 }
+
+extension VariantTests {
+  static let vmlinuxO = FileManager.default.homeDirectoryForCurrentUser
+    .appendingPathComponent(".cache/orctool/kbuild/6.1/vmlinux.o").path
+
+  /// The ORC objtool 6.1 wrote into the 6.1 cloud build's objects, linked into
+  /// vmlinux.o (scripts/kbuild.sh): wrong for two variants, at the `call` that
+  /// starts the RSB-filling stream (the seed 000 case in a real kernel).
+  @Test(
+    "vmlinux.o of the 6.1 cloud build: objtool's table is wrong for two variants",
+    .enabled(if: FileManager.default.fileExists(atPath: vmlinuxO)))
+  func vmlinux() throws {
+    let r = try Fixtures.run(Fixtures.orctool, ["verify-variants", "--generation", "6.1", Self.vmlinuxO])
+    #expect(r.status == 1)
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    #expect(
+      lines.prefix(2) == [
+        "entry_ibpb+0xf: replacement 1 (X86_BUG_IBPB_NO_RET), offset 0x7 (entry_ibpb+0x16): the code needs sp:sp+8 bp:(und) type:call, the table gives sp:sp+16 bp:(und) type:call",
+        "__switch_to_asm+0x28: replacement 1 (X86_FEATURE_RSB_CTXSW), offset 0x7 (__switch_to_asm+0x2f): the code needs sp:sp+56 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call",
+      ])
+    #expect(
+      lines.last?.hasSuffix(
+        "13710 variants, 23351 boundaries checked, 16 sites not reached by validation: 2 mismatches") == true)
+  }
+}
