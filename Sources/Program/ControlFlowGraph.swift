@@ -91,7 +91,8 @@ public final class ControlFlowGraph: Sendable {
     let exceptions = try ExceptionPaths(program: program, table: table)
     let jumps = try JumpDestinations(program: program, table: table, preset: groups.jumpDest, parent: byName)
     let intra = try IntraFunctionCalls(program: program, table: table)
-    let calls = try CallDestinations(program: program, table: table, skip: intra.jumpDest)
+    let calls = try CallDestinations(
+      program: program, table: table, skip: intra.jumpDest, ignored: ignoredFunctions.instructions)
     let deadEnds = try DeadEnds(program: program, table: table)
 
     var type = table.type

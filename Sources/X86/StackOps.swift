@@ -34,6 +34,30 @@ extension X86Decoder {
   /// the bytes do not decode. `inFunction` says whether an STT_FUNC symbol
   /// covers it (IRET to self in `sync_core()`).
   public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> X86Instruction? {
+    guard offset >= 0, offset < bytes.count, bytes.baseAddress != nil else { return nil }
+    // The kernel's decoder takes Xen's and KVM's emulate prefix (`ud2; .ascii "xen"`,
+    // `ud2; .ascii "kvm"`: arch/x86/lib/insn.c, insn_get_emulate_prefix()) as part of
+    // the instruction that follows it (`cpuid` in xen_cpuid()).
+    if offset + Self.emulatePrefixLength < bytes.count, Self.hasEmulatePrefix(bytes, at: offset),
+      var insn = decodeOne(bytes, at: offset + Self.emulatePrefixLength, inFunction: inFunction)
+    {
+      insn.length += Self.emulatePrefixLength
+      if insn.immediateOffset > 0 { insn.immediateOffset += UInt8(Self.emulatePrefixLength) }
+      return insn
+    }
+    return decodeOne(bytes, at: offset, inFunction: inFunction)
+  }
+
+  static let emulatePrefixLength = 5
+
+  /// Whether `0f 0b 78 65 6e` (Xen) or `0f 0b 6b 76 6d` (KVM) starts at `offset`.
+  static func hasEmulatePrefix(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+    guard bytes[offset] == 0x0f, bytes[offset + 1] == 0x0b else { return false }
+    let tail = (bytes[offset + 2], bytes[offset + 3], bytes[offset + 4])
+    return tail == (0x78, 0x65, 0x6e) || tail == (0x6b, 0x76, 0x6d)
+  }
+
+  func decodeOne(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> X86Instruction? {
     guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
     var insn = ZydisDecodedInstruction()
     var context = ZydisDecoderContext()

@@ -13,11 +13,32 @@ public struct CallDestinations: Sendable {
   public let retpolineCalls: Set<Int>
 
   /// - Parameter skip: calls that are not calls (annotated intra-function calls).
-  public init(program: Program, table: InstructionTable, skip: [Int: Int]) throws(ELFError) {
+  ///   - ignored: instructions of ignored functions (no call there stops the check).
+  public init(program: Program, table: InstructionTable, skip: [Int: Int], ignored: [Bool] = []) throws(ELFError) {
     let functions = program.functions
     let file = program.file
     var callDest: [Int: CallDest] = [:]
     var retpolineCalls = Set<Int>()
+    // find_call_destination(): a function at the place, else any other symbol of some
+    // size there (`swap_pages` in relocate_kernel_64.S), found once for all calls.
+    var labels: [SectionPlace: (name: String, isFunction: Bool)]? = nil
+    func label(at place: SectionPlace) throws(ELFError) -> String? {
+      if labels == nil {
+        var map: [SectionPlace: (String, Bool)] = [:]
+        let symbols = program.symbols
+        for k in 0..<symbols.count {
+          let s = try symbols.symbol(at: k)
+          // find_symbol_by_offset() searches an interval tree: a symbol of size 0 covers no offset.
+          guard s.isDefined, s.type != .section, s.type != .file, s.size > 0, s.sectionIndex < file.sections.count
+          else { continue }
+          let offset = program.isLinked ? s.value &- file.sections[s.sectionIndex].address : s.value
+          let p = SectionPlace(section: s.sectionIndex, offset: offset)
+          if map[p] == nil { map[p] = (try symbols.name(of: s), s.type == .function) }
+        }
+        labels = map
+      }
+      return labels?[place]?.name
+    }
     for i in 0..<table.count where table.type[i] == .call && skip[i] == nil {
       let section = Int(table.section[i])
       let start = UInt64(table.offset[i])
@@ -27,6 +48,11 @@ public struct CallDestinations: Sendable {
           let o = UInt64(bitPattern: r.addend &+ 4)
           if let f = functions.firstFunction(at: SectionPlace(section: sym.sectionIndex, offset: o)) {
             callDest[i] = .function(f)
+          } else if let name = try label(at: SectionPlace(section: sym.sectionIndex, offset: o)) {
+            if table.function[i] >= 0 {
+              throw program.stop("unsupported call to non-function", section: section, offset: start)
+            }
+            callDest[i] = .external(name)
           } else {
             let name = sym.sectionIndex < file.sections.count ? file.sections[sym.sectionIndex].name : "?"
             throw program.stop(
@@ -48,6 +74,14 @@ public struct CallDestinations: Sendable {
         let place = program.branchPlace(section: section, offset: o)
         if let f = functions.firstFunction(at: place) {
           callDest[i] = .function(f)
+        } else if !program.isLinked, let name = try label(at: place) {
+          if i < ignored.count && ignored[i] { continue }
+          if table.function[i] >= 0 {
+            throw program.stop("unsupported call to non-function", section: section, offset: start)
+          }
+          callDest[i] = .external(name)
+        } else if i < ignored.count && ignored[i] {
+          continue
         } else if program.isLinked, let name = program.linkedNames(at: program.address(of: place)).first {
           // A linked file's call to a label, where the object's relocation named it
           // (`__x86_indirect_thunk_rax` inside `__x86_indirect_thunk_array`).
