@@ -104,6 +104,9 @@ struct CheckOptions {
   var disas: [String] = []
   /// `--uaccess`, `--hacks=noinstr`: what the passes and validation do differently.
   var actions = CheckActions()
+  /// Whether the functions are validated: always for `orctool check`; on objtool's command
+  /// line only for `--orc`, `--stackval` and `--uaccess` (`check()`), not `--hacks` alone.
+  var validate = true
   /// objtool's exit status: objtool 6.1 and 6.12 exit 0 after a fatal warning (check.c:
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
@@ -151,8 +154,7 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
       graph: graph, stackValidation: options.stackValidation,
       recordPaths: options.backtrace || options.json)
     v.link = link
-    // check(): only --stackval, --orc and --uaccess validate the functions.
-    if options.orc || options.stackValidation || options.actions.uaccess {
+    if options.validate {
       v.run(noUnreachable: options.noUnreachable)
     }
     return (v, ORCLayout.of(generation))

@@ -146,6 +146,8 @@ struct ObjtoolCommand: ParsableCommand {
       options.link = names.contains("--link")
       options.backtrace = names.contains("--backtrace")
       options.disas = disas
+      // check(): only --stackval, --orc and --uaccess validate the functions.
+      options.validate = options.orc || options.stackValidation || names.contains("--uaccess")
       options.actions = CheckActions(
         uaccess: names.contains("--uaccess"), hackNoinstr: hacks.contains(where: \.noinstr))
       options.generation = generation
