@@ -89,19 +89,18 @@ one() { # one "PATH ARGS..." -> "<w-sub> <w-full> <orc-sub> <orc-full> <code-sub
       diff "$t/subset.orc" "$t/orctool.orc" | head -20 | sed 's/^/orc subset|orctool: /' || true
       diff "$t/full.orc" "$t/orctool.orc" | head -20 | sed 's/^/orc full|orctool: /' || true
       diff "$t/subset.code" "$t/orctool.code" | sed 's/^/code subset|orctool: /' || true
-    } > "$OUT/mismatch.$$.$(echo "$rel" | tr / _)"
+    } > "$OUT/mismatch.$(echo "$rel" | tr / _)"
   fi
   # Every warning line, by kind, for the totals.
-  grep -hE 'UACCESS|DF set|STD|CLD|PUSHF' "$t/orctool.w" | sed 's/^/uaccess-line /' >> "$OUT/lines.$$" || true
+  grep -hE 'UACCESS|DF set|STD|CLD|PUSHF' "$t/orctool.w" | sed "s|^|$rel: |" >> "$OUT/uaccess-lines.txt" || true
   rm -rf "$t"
 }
 export -f one; export KBUILD
 
-rm -f "$OUT"/mismatch.* "$OUT"/lines.*
+rm -f "$OUT"/mismatch.* "$OUT/uaccess-lines.txt"; : > "$OUT/uaccess-lines.txt"
 printf '%s\0' "${lines[@]}" | xargs -0 -n 1 -P "$JOBS" bash -c 'one "$0"' > "$OUT/uaccess-results.txt"
 cat "$OUT"/mismatch.* > "$OUT/uaccess-mismatches.txt" 2>/dev/null || : > "$OUT/uaccess-mismatches.txt"
-cat "$OUT"/lines.* > "$OUT/uaccess-lines.txt" 2>/dev/null || : > "$OUT/uaccess-lines.txt"
-rm -f "$OUT"/mismatch.* "$OUT"/lines.*
+rm -f "$OUT"/mismatch.*
 total=$(wc -l < "$OUT/uaccess-results.txt")
 count() { grep -c -- " $1 \|^$1 " "$OUT/uaccess-results.txt" || true; }
 echo "objects: $total (every ${STEP}th recorded object of $KBUILD)"
