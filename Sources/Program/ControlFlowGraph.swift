@@ -25,6 +25,8 @@ public final class ControlFlowGraph: Sendable {
   public let callDest: [CallDest?]
   /// `insn->dead_end`: ud2 and annotated unreachable places.
   public let deadEnd: [Bool]
+  /// Instructions `.discard.reachable` says a path goes on after (even a call to a noreturn function).
+  public let annotatedReachable: Set<Int>
   /// The functions calls to which never return.
   public let noreturn: NoreturnFunctions
   /// Parent of each function (`pfunc`; itself for most) and each parent's `.cold` child.
@@ -143,6 +145,7 @@ public final class ControlFlowGraph: Sendable {
     self.jumpDest = jumpDest
     self.callDest = callDest
     self.deadEnd = deadEnds.instructions
+    self.annotatedReachable = deadEnds.reachable
     self.parent = jumps.parent
     self.coldChild = jumps.coldChild
     self.ignored = ignoredFunctions.instructions + Array(repeating: false, count: table.count - decoded.count)
@@ -197,7 +200,9 @@ public final class ControlFlowGraph: Sendable {
   }
 
   /// Whether instruction `i` ends every path through it: a dead end, or a call that never returns.
-  public func isDeadEnd(_ i: Int) -> Bool { deadEnd[i] || noreturn.isNoreturn(callDest[i]) }
+  public func isDeadEnd(_ i: Int) -> Bool {
+    deadEnd[i] || (noreturn.isNoreturn(callDest[i]) && !annotatedReachable.contains(i))
+  }
 
   /// `offstr()` of instruction `i`.
   public func offstr(_ i: Int) -> String { program.offstr(table.place(i)) }

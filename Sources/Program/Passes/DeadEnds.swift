@@ -8,9 +8,14 @@ import Kernel
 public struct DeadEnds: Sendable {
   /// Per instruction: whether it is a dead end (`insn->dead_end`).
   public let instructions: [Bool]
+  /// Instructions `.discard.reachable` marks as no dead end: this runs after
+  /// add_call_destinations(), so it also overrides a call to a noreturn function
+  /// (`__sysvec_reboot()` in arch/x86/kernel/smp.o).
+  public let reachable: Set<Int>
 
   public init(program: Program, table: InstructionTable) throws(ELFError) {
     var deadEnd = (0..<table.count).map { table.type[$0] == .bug }
+    var reachable = Set<Int>()
     for (name, value) in [(".discard.unreachable", true), (".discard.reachable", false)] {
       for (sym, addend, _) in try program.annotationPlaces(name) where sym.type == .section {
         let place = UInt64(bitPattern: addend)
@@ -22,9 +27,13 @@ public struct DeadEnds: Sendable {
         {
           target = r.upperBound - 1
         }
-        if let t = target { deadEnd[t] = value }
+        if let t = target {
+          deadEnd[t] = value
+          if value { reachable.remove(t) } else { reachable.insert(t) }
+        }
       }
     }
     instructions = deadEnd
+    self.reachable = reachable
   }
 }
