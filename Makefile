@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all deps build release install demo test corpus corpus-all dump unwind-check compare compare-check bench \
-	figures format lint clean fuzz fuzz-smoke tsan kbuild
+	figures format lint clean fuzz fuzz-smoke tsan kbuild compare-uaccess
 
 all: build
 
@@ -46,6 +46,11 @@ dump: corpus
 # 33 minutes measured on 2 busy cores, then re-runs only print the report).
 kbuild:
 	@bash scripts/kbuild.sh
+
+# The recorded objects (make kbuild) against objtool 6.1: warnings, ORC, code and
+# relocation sections, with the arguments orctool carries out (STEP=n: every n-th).
+compare-uaccess: deps
+	@bash scripts/compare-uaccess.sh
 
 # The fuzz smoke (each libFuzzer target briefly, deterministic) runs before the Swift tests.
 test: build lint corpus dump fuzz-smoke
