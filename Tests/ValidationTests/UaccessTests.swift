@@ -236,4 +236,38 @@ struct RecordedObjectTests {
     #expect(lines.count == 1 && lines.allSatisfy { $0.hasSuffix(": stack layout conflict in alternatives") })
     #expect(ours.sections == theirs.sections)
   }
+
+  /// Real code made to break the rules: each SMAP site of a recorded object whose
+  /// replacement is a lone CLAC or STAC, made a 3-byte NOP one at a time (as
+  /// scripts/mutate-smap.py does for the whole corpus), leaves UACCESS enabled at a
+  /// call or return, or makes the next CLAC redundant.
+  @Test(
+    "a recorded object with one STAC or CLAC removed: objtool 6.1's UACCESS warning and ORC",
+    .enabled(if: Corpus.current != nil && KbuildCorpus.current != nil),
+    arguments: ["lib/strncpy_from_user.o", "lib/strnlen_user.o", "kernel/futex/core.o"])
+  func mutated(_ path: String) throws {
+    let corpus = try #require(Corpus.current)
+    let kbuild = try #require(KbuildCorpus.current)
+    guard let object = kbuild.object(path) else { return }
+    let file = try ELFFile(path: object)
+    let smap = try AlternativesTable(file: file, generation: .v6_1).entries.filter {
+      $0.feature == 9 * 32 + 20 && $0.replacementLength == 3
+    }
+    #expect(!smap.isEmpty)
+    var warned = 0
+    for entry in smap {
+      let section = file.sections[entry.replacement.section]
+      let at = Int(section.offset + entry.replacement.offset)
+      var bytes = [UInt8](file.source.bytes)
+      guard bytes[at] == 0x0f, bytes[at + 1] == 0x01, bytes[at + 2] == 0xca || bytes[at + 2] == 0xcb else { continue }
+      bytes.replaceSubrange(at..<at + 3, with: [0x0f, 0x1f, 0x00])
+      let mutated = try Fixtures.temporaryDirectory().appendingPathComponent("m.o").path
+      try Data(bytes).write(to: URL(fileURLWithPath: mutated))
+      let (ours, theirs) = try compareWithObjtool61(mutated, ["--orc", "--uaccess"], objtool: corpus.objtool61)
+      #expect(ours.warnings == theirs.warnings, "site at \(entry.instruction)")
+      #expect(ours.orc == theirs.orc, "site at \(entry.instruction)")
+      if theirs.warnings.contains("UACCESS") { warned += 1 }
+    }
+    #expect(warned > 0)
+  }
 }
