@@ -17,7 +17,20 @@ struct CheckCommand: ParsableCommand {
     abstract: "Validate the stack of every function and generate ORC (objtool 6.1's rules).")
 
   @Flag(help: "Generate ORC.") var orc = false
-  @Flag(help: "The object is part of a module (objtool 6.1 reads it only for --static-call).") var module = false
+  @Flag(help: "Indirect calls and jumps are warned about; .retpoline_sites lists the retpoline thunk calls.")
+  var retpoline = false
+  @Flag(help: "Plain returns are warned about; .return_sites lists the return thunk jumps.") var rethunk = false
+  @Flag(help: "A return or indirect jump must be followed by int3 (straight-line speculation).") var sls = false
+  @Flag(name: .customLong("static-call"), help: ".static_call_sites lists the static calls.") var staticCall = false
+  @Option(
+    name: .customLong("hacks"),
+    help: ArgumentHelp(
+      "Patch toolchain limitations: jump_label (static-key jumps objtool NOPs become NOPs).", valueName: "jump_label"))
+  var hacks: [String] = []
+  @Flag(
+    help:
+      "The object is part of a module (a missing static-call key is no error; .init.text is checked for retpolines).")
+  var module = false
   @Flag(help: "The object is linked from several units (else a multi-unit object is reported, as objtool does).")
   var link = false
   @Flag(help: "After each warning on a path, how validation got there (objtool's --backtrace).")
@@ -50,14 +63,24 @@ struct CheckCommand: ParsableCommand {
 
   func run() throws {
     var options = CheckOptions()
-    options.orc = orc
-    options.stackValidation = stackval
+    options.actions.validateFunctions = true
+    options.actions.orc = orc
+    options.actions.stackValidation = stackval
+    options.actions.retpoline = retpoline
+    options.actions.rethunk = rethunk
+    options.actions.sls = sls
+    options.actions.staticCall = staticCall
+    options.actions.noUnreachable = noUnreachable
+    options.actions.module = module
+    for h in hacks {
+      if let refused = options.addHacks(h) {
+        throw ValidationError("--hacks=\(refused) is not supported yet (only --hacks=jump_label)")
+      }
+    }
     options.dryRun = dryRun
     options.backup = backup
-    options.noUnreachable = noUnreachable
     options.printORC = printORC
     options.json = format == .json
-    options.module = module
     options.link = link
     options.backtrace = backtrace
     options.disas = disas.map(disasPatterns) ?? []
@@ -68,18 +91,15 @@ struct CheckCommand: ParsableCommand {
   }
 }
 
-/// What objtool's `check` is asked to do (`struct opts` of tools/objtool/builtin-check.c, the part done so far).
+/// What objtool's `check` is asked to do (`struct opts` of tools/objtool/builtin-check.c,
+/// the part done so far): the actions ``Check`` carries out, and how the results are shown.
 struct CheckOptions {
-  var orc = false
-  var stackValidation = false
+  /// The actions (`--orc`, `--retpoline`, …) and `--module`, `--link`, `--no-unreachable`.
+  var actions = CheckActions()
   var dryRun = false
   var backup = false
-  var noUnreachable = false
   var printORC = false
   var json = false
-  /// `--module`: objtool 6.1 reads it only for `--static-call` (a module's static-call
-  /// keys may be unexported); it changes nothing the actions done so far do.
-  var module = false
   /// `--link`: the object is linked from several units. Without it, objtool 6.1 says
   /// "Linked object detected, forcing --link" for an object with several `STT_FILE` symbols.
   var link = false
@@ -95,6 +115,22 @@ struct CheckOptions {
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
   var objtoolExitStatus = false
+
+  /// The `--hacks` values done so far (objtool's `parse_hacks()` takes a comma-separated list;
+  /// no value means every hack).
+  static let hacksDone: Set<String> = ["jump_label"]
+  /// objtool 6.1's hacks (`--hacks=jump_label,noinstr`).
+  static let hacksKnown: Set<String> = ["jump_label", "noinstr"]
+
+  /// Takes one `--hacks` value (nil: `--hacks` alone, every hack); the name of a hack
+  /// not done yet, if the value asks for one.
+  mutating func addHacks(_ value: String?) -> String? {
+    // parse_hacks() looks for each name with strstr().
+    let asked = value.map { v in Self.hacksKnown.filter { v.contains($0) } } ?? Self.hacksKnown
+    if let refused = asked.subtracting(Self.hacksDone).sorted().first { return refused }
+    if asked.contains("jump_label") { actions.hackJumpLabel = true }
+    return nil
+  }
 }
 
 /// objtool's `has_multiple_files()`: more than one `STT_FILE` symbol.
@@ -107,10 +143,10 @@ func hasMultipleFiles(_ program: Program) throws(ELFError) -> Bool {
   return false
 }
 
-/// Validates `file` and (with `orc`) writes its ORC, printing the diagnostics in
-/// objtool's format (or JSON); returns the exit status. Shared by `orctool check`
-/// and objtool's own command line (which parses its flags by hand: start-up time
-/// counts when kbuild runs it once per object).
+/// Validates `file` and writes what the actions create (ORC, the call-site sections, the
+/// `--hacks` rewrites) into it, printing the diagnostics in objtool's format (or JSON);
+/// returns the exit status. Shared by `orctool check` and objtool's own command line
+/// (which parses its flags by hand: start-up time counts when kbuild runs it once per object).
 func runCheck(file: String, _ options: CheckOptions) -> Int32 {
   func report(_ e: ELFError) {
     if case .objtool = e.kind {
@@ -123,7 +159,12 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
       printError(e.description)
     }
   }
-  let validated = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
+  func failure(_ e: ELFError) -> Int32 {
+    report(e)
+    if case .objtool = e.kind, options.objtoolExitStatus { return 0 }
+    return 1
+  }
+  let opened = Result(catching: { () throws(ELFError) -> (Program, KernelGeneration, Bool) in
     let elf = try ELFFile(path: file)
     let generation = try resolveGeneration(forced: options.generation, for: elf)
     let program = try Program(file: elf)
@@ -132,60 +173,62 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
       writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))
       link = true
     }
-    let graph = try ControlFlowGraph(program: program, generation: generation, jobs: options.jobs)
-    let v = Validator(
-      graph: graph, stackValidation: options.stackValidation,
-      recordPaths: options.backtrace || options.json)
-    v.link = link
-    v.run(noUnreachable: options.noUnreachable)
-    return (v, ORCLayout.of(generation))
+    return (program, generation, link)
   })
-  func failure(_ e: ELFError) -> Int32 {
-    report(e)
-    if case .objtool = e.kind, options.objtoolExitStatus { return 0 }
+  guard case .success(let (program, generation, link)) = opened else {
+    if case .failure(let e) = opened { return failure(e) }
     return 1
   }
-  guard case .success(let (v, layout)) = validated else {
-    if case .failure(let e) = validated { return failure(e) }
-    return 1
+  var actions = options.actions
+  actions.link = link
+  actions.recordPaths = options.backtrace || options.json
+  let outcome = Check.run(program: program, generation: generation, actions: actions, jobs: options.jobs)
+  let elf = program.file
+  /// Writes the edits (objtool writes whatever changed, even when the check stopped).
+  func write() -> ELFError? {
+    guard !options.dryRun, !outcome.edits.isEmpty else { return nil }
+    let written = Result(catching: { () throws(ELFError) in
+      let bytes = try outcome.edits.bytes(of: elf)
+      if options.backup { try replaceFile(atPath: file + ".orig", with: [UInt8](elf.source.bytes)) }
+      try replaceFile(atPath: file, with: bytes)
+    })
+    if case .failure(let e) = written { return e }
+    return nil
+  }
+  if let e = outcome.failure {
+    let status = failure(e)
+    if let w = write() { return failure(w) }
+    return status
   }
   if options.json {
-    emitJSON(file: file, v.diagnostics)
+    emitJSON(file: file, outcome.diagnostics)
   } else {
     // objtool's own format, unprefixed, so that its consumers read ours.
-    let text = v.diagnostics.map { d in
+    let text = outcome.diagnostics.map { d in
       ([d.objtoolText] + (options.backtrace ? Validator.backtrace(d) : [])).map {
         "\(file): warning: objtool: \($0)\n"
       }.joined()
     }.joined()
     writeStandardError(Array(text.utf8))
   }
-  if !options.disas.isEmpty {
+  let layout = ORCLayout.of(generation)
+  if !options.disas.isEmpty, let v = outcome.validator {
     let functions = v.disassembly(matching: options.disas, layout: layout)
     if functions.isEmpty {
       writeStandardError(Array("\(file): no function matches --disas=\(options.disas.joined(separator: ","))\n".utf8))
     }
     writeStandardOutput(Array(Validator.disassemblyText(functions).utf8))
   }
-  guard options.orc else { return 0 }
-  let entries = v.orcEntries(layout: layout)
-  let elf = v.graph.program.file
   if options.printORC {
     var out: [UInt8] = []
-    for (s, o, e) in entries {
+    for (s, o, e) in outcome.orcEntries {
       out += Array("\(elf.sections[s].name)+\(String(o, radix: 16)):".utf8)
       ORCDump.appendEntry(e, layout: layout, to: &out)
     }
     writeStandardOutput(out)
   }
-  guard !options.dryRun, !entries.isEmpty else { return 0 }
-  let written = Result(catching: { () throws(ELFError) in
-    let bytes = try ORCWriter.bytes(of: elf, entries: entries, layout: layout)
-    if options.backup { try replaceFile(atPath: file + ".orig", with: [UInt8](elf.source.bytes)) }
-    try replaceFile(atPath: file, with: bytes)
-  })
-  if case .failure(let e) = written { return failure(e) }
-  return 0
+  if let w = write() { return failure(w) }
+  return outcome.stopped && !options.objtoolExitStatus ? 1 : 0
 }
 
 /// One JSON object per diagnostic: `file`, `kind`, `location` (objtool's `func+0xoff`,

@@ -73,10 +73,16 @@ struct ObjtoolCommand: ParsableCommand {
     return (file, forced)
   }
 
-  /// objtool actions and options `orctool check` carries out.
+  /// objtool actions and options `orctool check` carries out (`--hacks` only with the
+  /// values `CheckOptions.hacksDone` lists).
   static let checkOptions: Set<String> = [
     "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
-    "--stackval", "--backtrace", "--disas",
+    "--stackval", "--backtrace", "--disas", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks",
+  ]
+
+  /// The objtool actions that start a check (with `--dump`, the other command).
+  static let checkActions: Set<String> = [
+    "--orc", "--stackval", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks",
   ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
@@ -84,7 +90,7 @@ struct ObjtoolCommand: ParsableCommand {
     let names = arguments.filter { $0.hasPrefix("--") }.map {
       $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0
     }
-    if names.contains("--orc") || names.contains("--stackval") {
+    if names.contains(where: checkActions.contains) {
       // Stack validation (and ORC): objtool's check actions.
       if let refused = names.first(where: {
         !checkOptions.contains($0) && $0 != "--generation" && objtoolOptions.contains($0)
@@ -98,6 +104,7 @@ struct ObjtoolCommand: ParsableCommand {
       var generation: KernelGeneration? = nil
       var jobs = defaultJobs()
       var disas: [String] = []
+      var options = CheckOptions()
       var i = 0
       var usable = true
       while i < arguments.count {
@@ -112,6 +119,11 @@ struct ObjtoolCommand: ParsableCommand {
           i += 1
         } else if a.hasPrefix("--disas=") {
           disas += disasPatterns(String(a.dropFirst(8)))
+        } else if a == "--hacks" || a.hasPrefix("--hacks=") {
+          if let refused = options.addHacks(a == "--hacks" ? nil : String(a.dropFirst("--hacks=".count))) {
+            printError("objtool option --hacks=\(refused) is not supported yet (only --hacks=jump_label)")
+            terminate(1)
+          }
         } else if !a.hasPrefix("-") {
           files.append(a)
         } else if !checkOptions.contains(a) {
@@ -123,13 +135,16 @@ struct ObjtoolCommand: ParsableCommand {
         CheckCommand.main(arguments.filter { $0 != "--stackval" })
         terminate(0)
       }
-      var options = CheckOptions()
-      options.orc = names.contains("--orc")
-      options.stackValidation = names.contains("--stackval")
+      options.actions.orc = names.contains("--orc")
+      options.actions.stackValidation = names.contains("--stackval")
+      options.actions.retpoline = names.contains("--retpoline")
+      options.actions.rethunk = names.contains("--rethunk")
+      options.actions.sls = names.contains("--sls")
+      options.actions.staticCall = names.contains("--static-call")
+      options.actions.noUnreachable = names.contains("--no-unreachable")
+      options.actions.module = names.contains("--module")
       options.dryRun = names.contains("--dry-run")
       options.backup = names.contains("--backup")
-      options.noUnreachable = names.contains("--no-unreachable")
-      options.module = names.contains("--module")
       options.link = names.contains("--link")
       options.backtrace = names.contains("--backtrace")
       options.disas = disas
@@ -155,7 +170,7 @@ struct ObjtoolCommand: ParsableCommand {
       let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
       if a.hasPrefix("--"), name != "--dump", name != "--generation", objtoolOptions.contains(name) {
         printError(
-          "objtool option \(name) is not supported yet (only --dump=orc, and --orc/--stackval with \(checkOptions.sorted().joined(separator: " ")))"
+          "objtool option \(name) is not supported yet (only --dump=orc, and the check with \(checkOptions.sorted().joined(separator: " ")))"
         )
         terminate(1)
       }

@@ -51,10 +51,38 @@ public final class ControlFlowGraph: Sendable {
   public let hasOverride: [Bool]
   /// Warnings found while reading the object (objtool prints them and goes on).
   public let readWarnings: [Diagnostic]
+  /// The global symbols objtool treats specially (`classify_symbols()`).
+  public let classes: SymbolClasses
+  /// The call sites objtool lists for `.static_call_sites`, `.retpoline_sites` and `.return_sites`.
+  public let callSites: CallSites
+  /// `insn->retpoline_safe`: calls and jumps through a thunk, and the instructions
+  /// `.discard.retpoline_safe` lists; the retpoline, rethunk and SLS checks skip them.
+  public let retpolineSafe: Set<Int>
+  /// Static-key sites `--hacks=jump_label` turned into NOPs.
+  public let noppedStaticKeys: [Int]
+
+  /// What the passes are asked to do besides reading the object (objtool's `--hacks`).
+  public struct Options: Sendable, Hashable {
+    /// `--hacks=jump_label`: static-key `jmp`s marked for it become NOPs (`handle_jump_alt()`).
+    public var hackJumpLabel = false
+    public init(hackJumpLabel: Bool = false) { self.hackJumpLabel = hackJumpLabel }
+  }
 
   /// Decodes `program`'s code (`jobs` threads) and runs every pass, reading the
   /// kernel formats of `generation`.
-  public init(program: Program, generation: KernelGeneration, jobs: Int = 1) throws(ELFError) {
+  public convenience init(program: Program, generation: KernelGeneration, jobs: Int = 1) throws(ELFError) {
+    var rewrites = CodeRewrites()
+    try self.init(program: program, generation: generation, jobs: jobs, options: Options(), rewrites: &rewrites)
+  }
+
+  /// Decodes `program`'s code (`jobs` threads) and runs every pass with `options`,
+  /// reading the kernel formats of `generation`. What the passes rewrite in the code
+  /// is added to `rewrites` as they go, so that a pass that stops the check later
+  /// leaves the earlier rewrites there (objtool writes them all the same).
+  public init(
+    program: Program, generation: KernelGeneration, jobs: Int = 1, options: Options,
+    rewrites: inout CodeRewrites
+  ) throws(ELFError) {
     self.program = program
     self.generation = generation
     let rules = CheckRules.of(generation)
@@ -71,13 +99,17 @@ public final class ControlFlowGraph: Sendable {
 
     let ignoredFunctions = try IgnoredFunctions(program: program, table: decoded, coldChild: nameColdChild)
     ignoreAlternatives = try IgnoredAlternatives(program: program, table: decoded).sites
+    let classes = try SymbolClasses(program: program)
     let groups = try AlternativeGroups(program: program, table: decoded, generation: generation)
-    let table = groups.table
-    let staticKeys = try StaticKeyPaths(program: program, table: table)
+    var table = groups.table
+    let staticKeys = try StaticKeyPaths(
+      program: program, table: table, hackJumpLabel: options.hackJumpLabel, rewrites: &rewrites)
+    for i in staticKeys.nopped { table.type[i] = .nop }
     let exceptions = try ExceptionPaths(program: program, table: table)
-    let jumps = try JumpDestinations(program: program, table: table, preset: groups.jumpDest, parent: byName)
+    let jumps = try JumpDestinations(
+      program: program, table: table, preset: groups.jumpDest, parent: byName, classes: classes)
     let intra = try IntraFunctionCalls(program: program, table: table)
-    let calls = try CallDestinations(program: program, table: table, skip: intra.jumpDest)
+    let calls = try CallDestinations(program: program, table: table, skip: intra.jumpDest, classes: classes)
     let deadEnds = try DeadEnds(program: program, table: table)
 
     var type = table.type
@@ -99,6 +131,7 @@ public final class ControlFlowGraph: Sendable {
       program: program, table: table, type: type, jumpDest: jumpDest,
       parent: jumps.parent, coldChild: jumps.coldChild)
     let hints = try UnwindHints(program: program, table: table, generation: generation)
+    let retpolineHints = try RetpolineSafeHints(program: program, table: table, type: type)
 
     var alts: [Int: [Int]] = groups.streams
     var altKinds: [Int: [PathKind]] = groups.streams.mapValues { $0.map { _ in .alternative } }
@@ -130,6 +163,10 @@ public final class ControlFlowGraph: Sendable {
     self.ignoreUnreachables = jumpTables.ignoreUnreachables
     self.hints = hints
     self.readWarnings = groups.warnings
+    self.classes = classes
+    self.callSites = CallSites(program: program, table: table, classes: classes, jumps: jumps, calls: calls)
+    self.retpolineSafe = retpolineHints.instructions.union(jumps.retyped.keys).union(calls.retpolineCalls)
+    self.noppedStaticKeys = staticKeys.nopped
     var isHint = [Bool](repeating: false, count: table.count)
     for i in hints.hinted { isHint[i] = true }
     self.isHint = isHint

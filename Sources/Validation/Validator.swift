@@ -101,19 +101,21 @@ public final class Validator {
 
   /// Validates every function, then (when that found nothing) reachability,
   /// on a thread with a large stack (path following recurses at every branch).
-  public func run(noUnreachable: Bool = false) {
-    runOnLargeStack { self.runOnThisThread(noUnreachable: noUnreachable) }
+  /// `priorWarnings` counts what the check warned about before (objtool's `warnings`,
+  /// `validate_retpoline()`'s among them): any skips the reachability check too.
+  public func run(noUnreachable: Bool = false, priorWarnings: Int = 0) {
+    runOnLargeStack { self.runOnThisThread(noUnreachable: noUnreachable, priorWarnings: priorWarnings) }
   }
 
   /// The deepest branch nesting followed before giving up on a path.
   public static let maximumDepth = 200_000
   var depth = 0
 
-  func runOnThisThread(noUnreachable: Bool) {
+  func runOnThisThread(noUnreachable: Bool, priorWarnings: Int = 0) {
     let g = graph
     let t = g.table
     let functions = g.program.functions
-    var count = 0
+    var count = priorWarnings
     for (s, _) in t.codeSections {
       let funcs = functions.functions.filter { $0.section == s }
         .sorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }

@@ -227,7 +227,9 @@ struct BranchPassTests {
   func jumps() throws {
     let (p, t) = try load("jumps.S", source)
     let (f, g, cold) = (try fn(p, "f"), try fn(p, "g"), try fn(p, "f.cold"))
-    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let j = try JumpDestinations(
+      program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices),
+      classes: try SymbolClasses(program: p))
     #expect(j.jumpDest[0] == 2 && j.jumpDest[2] == 7)
     #expect(j.siblingCalls == [1: .function(g)])
     #expect(j.retyped == [6: .return, 7: .jumpDynamic])
@@ -237,7 +239,7 @@ struct BranchPassTests {
   @Test("add_call_destinations(): functions, undefined symbols, retpoline calls")
   func calls() throws {
     let (p, t) = try load("jumps.S", source)
-    let c = try CallDestinations(program: p, table: t, skip: [:])
+    let c = try CallDestinations(program: p, table: t, skip: [:], classes: try SymbolClasses(program: p))
     #expect(c.callDest == [3: .function(try fn(p, "f")), 4: .external("external")])
     #expect(c.retpolineCalls == [5])
   }
@@ -246,7 +248,7 @@ struct BranchPassTests {
   func unannotated() throws {
     let (p, t) = try load("intra2.S", ".text\n.type f, @function\nf: call 1f\n1: ret\n.size f, . - f\n")
     #expect(
-      stopMessage { _ = try CallDestinations(program: p, table: t, skip: [:]) }
+      stopMessage { _ = try CallDestinations(program: p, table: t, skip: [:], classes: try SymbolClasses(program: p)) }
         == "f+0x0: unannotated intra-function call")
   }
 
@@ -271,7 +273,9 @@ struct BranchPassTests {
       r: ret
       .size r, . - r
       """)
-    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let j = try JumpDestinations(
+      program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices),
+      classes: try SymbolClasses(program: p))
     let n = NoreturnFunctions(
       program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
       coldChild: [:], destinations: p.functions.functions.indices.map { .function($0) }, generation: .v6_1)
@@ -374,7 +378,9 @@ struct SpecialSectionPassTests {
       .section .rodata, "a"
       .Ltable: .quad 1b, 2b
       """)
-    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let j = try JumpDestinations(
+      program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices),
+      classes: try SymbolClasses(program: p))
     let tables = try JumpTables(
       program: p, table: t, type: t.type, jumpDest: j.jumpDest, parent: j.parent,
       coldChild: j.coldChild)

@@ -9,15 +9,20 @@ import X86
 public struct CallDestinations: Sendable {
   /// Per call: where it goes.
   public let callDest: [Int: CallDest]
-  /// Calls through a retpoline thunk (`INSN_CALL_DYNAMIC`).
+  /// Calls through a retpoline thunk (`INSN_CALL_DYNAMIC`, `retpoline_safe`).
   public let retpolineCalls: Set<Int>
+  /// The symbol each call names (`insn->call_dest`), by symbol-table index.
+  public let callSymbols: [Int: Int]
 
-  /// - Parameter skip: calls that are not calls (annotated intra-function calls).
-  public init(program: Program, table: InstructionTable, skip: [Int: Int]) throws(ELFError) {
+  /// - Parameters:
+  ///   - skip: calls that are not calls (annotated intra-function calls).
+  ///   - classes: the global symbols objtool treats specially (`classify_symbols()`).
+  public init(program: Program, table: InstructionTable, skip: [Int: Int], classes: SymbolClasses) throws(ELFError) {
     let functions = program.functions
     let file = program.file
     var callDest: [Int: CallDest] = [:]
     var retpolineCalls = Set<Int>()
+    var callSymbols: [Int: Int] = [:]
     for i in 0..<table.count where table.type[i] == .call && skip[i] == nil {
       let section = Int(table.section[i])
       let start = UInt64(table.offset[i])
@@ -27,6 +32,7 @@ public struct CallDestinations: Sendable {
           let o = UInt64(bitPattern: r.addend &+ 4)
           if let f = functions.firstFunction(at: SectionPlace(section: sym.sectionIndex, offset: o)) {
             callDest[i] = .function(f)
+            callSymbols[i] = functions.functions[f].symbolIndex
           } else {
             let name = sym.sectionIndex < file.sections.count ? file.sections[sym.sectionIndex].name : "?"
             throw program.stop(
@@ -34,13 +40,14 @@ public struct CallDestinations: Sendable {
               section: section, offset: start)
           }
         } else {
-          let name = try program.symbols.name(of: sym)
-          if isRetpolineThunk(name) {
+          if classes[Int(r.symbolIndex)].contains(.retpolineThunk) {
             retpolineCalls.insert(i)
           } else if sym.isDefined, let f = functions.function(symbolIndex: Int(r.symbolIndex)) {
             callDest[i] = .function(f)
+            callSymbols[i] = Int(r.symbolIndex)
           } else {
-            callDest[i] = .external(name)
+            callDest[i] = .external(try program.symbols.name(of: sym))
+            callSymbols[i] = Int(r.symbolIndex)
           }
         }
       } else {
@@ -48,6 +55,7 @@ public struct CallDestinations: Sendable {
         let place = program.branchPlace(section: section, offset: o)
         if let f = functions.firstFunction(at: place) {
           callDest[i] = .function(f)
+          callSymbols[i] = functions.functions[f].symbolIndex
         } else if program.isLinked, let name = program.linkedNames(at: program.address(of: place)).first {
           // A linked file's call to a label, where the object's relocation named it
           // (`__x86_indirect_thunk_rax` inside `__x86_indirect_thunk_array`).
@@ -63,5 +71,6 @@ public struct CallDestinations: Sendable {
     }
     self.callDest = callDest
     self.retpolineCalls = retpolineCalls
+    self.callSymbols = callSymbols
   }
 }
