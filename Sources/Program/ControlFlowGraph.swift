@@ -21,7 +21,8 @@ public final class ControlFlowGraph: Sendable {
   public let jumpDest: [Int32]
   /// Call or sibling-call destination.
   public let callDest: [CallDest?]
-  /// `insn->dead_end`: ud2 and annotated unreachable places.
+  /// `insn->dead_end`: ud2, calls to functions that never return (`annotate_call_site()`),
+  /// the annotations (`.discard.unreachable`, `.discard.reachable`) overriding both.
   public let deadEnd: [Bool]
   /// The functions calls to which never return.
   public let noreturn: NoreturnFunctions
@@ -109,7 +110,9 @@ public final class ControlFlowGraph: Sendable {
     let jumps = try JumpDestinations(
       program: program, table: table, preset: groups.jumpDest, parent: byName, classes: classes)
     let intra = try IntraFunctionCalls(program: program, table: table)
-    let calls = try CallDestinations(program: program, table: table, skip: intra.jumpDest, classes: classes)
+    let ignoredInstructions = ignoredFunctions.instructions
+    let calls = try CallDestinations(
+      program: program, table: table, skip: intra.jumpDest, classes: classes, ignored: ignoredInstructions)
     let deadEnds = try DeadEnds(program: program, table: table)
 
     var type = table.type
@@ -129,7 +132,7 @@ public final class ControlFlowGraph: Sendable {
     }
     let jumpTables = try JumpTables(
       program: program, table: table, type: type, jumpDest: jumpDest,
-      parent: jumps.parent, coldChild: jumps.coldChild)
+      parent: jumps.parent, coldChild: jumps.coldChild, cJumpTableSection: rules.cJumpTableSection)
     let hints = try UnwindHints(program: program, table: table, generation: generation)
     let retpolineHints = try RetpolineSafeHints(program: program, table: table, type: type)
 
@@ -152,7 +155,6 @@ public final class ControlFlowGraph: Sendable {
     self.type = type
     self.jumpDest = jumpDest
     self.callDest = callDest
-    self.deadEnd = deadEnds.instructions
     self.parent = jumps.parent
     self.coldChild = jumps.coldChild
     self.ignored = ignoredFunctions.instructions + Array(repeating: false, count: table.count - decoded.count)
@@ -183,6 +185,12 @@ public final class ControlFlowGraph: Sendable {
         Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
       },
       coldChild: jumps.coldChild, destinations: callDest, generation: generation)
+    var deadEnd = deadEnds.instructions
+    for i in 0..<table.count where type[i] == .call && deadEnds.annotated[i] == nil && noreturn.isNoreturn(callDest[i])
+    {
+      deadEnd[i] = true
+    }
+    self.deadEnd = deadEnd
   }
 
   /// `is_sibling_call()`: an indirect jump is one unless it uses a jump table; a
@@ -208,7 +216,9 @@ public final class ControlFlowGraph: Sendable {
     Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
   }
 
-  /// Whether instruction `i` ends every path through it: a dead end, or a call that never returns.
+  /// Whether instruction `i` is a dead end or a call to a function that never returns,
+  /// annotations aside (`ignore_unreachable_insn()`'s `prev_insn->dead_end ||
+  /// dead_end_function(file, prev_insn->call_dest)`). Validation stops at `deadEnd` only.
   public func isDeadEnd(_ i: Int) -> Bool { deadEnd[i] || noreturn.isNoreturn(callDest[i]) }
 
   /// `offstr()` of instruction `i`.

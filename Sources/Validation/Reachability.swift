@@ -11,7 +11,7 @@ extension Validator {
     var reported: [(diagnostic: Int, insn: Int)] = []
     for i in 0..<t.count where !visited[i] && !ignoreUnreachable(i) {
       let before = diagnostics.count
-      if g.rules.reportsEveryUnreachable, i > 0, t.section[i - 1] == t.section[i], g.isDeadEnd(i - 1),
+      if g.rules.reportsEveryUnreachable, i > 0, t.section[i - 1] == t.section[i], g.deadEnd[i - 1],
         let dest = g.callDest[i - 1]
       {
         let name: String
@@ -107,7 +107,7 @@ extension Validator {
     if link && fn < 0 { return ignoreInHole(i) }
     guard fn >= 0 else { return false }
     // Static call trampolines (`__SCT__*`, classify_symbols()).
-    if g.program.functions.functions[fn].name.hasPrefix("__SCT__") { return true }
+    if g.classes[g.program.functions.functions[fn].symbolIndex].contains(.staticCallTrampoline) { return true }
     if i > 0 {
       let prev = i - 1
       if g.isDeadEnd(prev) {

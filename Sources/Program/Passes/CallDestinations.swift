@@ -17,7 +17,11 @@ public struct CallDestinations: Sendable {
   /// - Parameters:
   ///   - skip: calls that are not calls (annotated intra-function calls).
   ///   - classes: the global symbols objtool treats specially (`classify_symbols()`).
-  public init(program: Program, table: InstructionTable, skip: [Int: Int], classes: SymbolClasses) throws(ELFError) {
+  ///   - ignored: instructions objtool ignores (`insn->ignore`): a call from one that lands
+  ///     on no symbol, or on one that is no function, is not an error.
+  public init(
+    program: Program, table: InstructionTable, skip: [Int: Int], classes: SymbolClasses, ignored: [Bool] = []
+  ) throws(ELFError) {
     let functions = program.functions
     let file = program.file
     var callDest: [Int: CallDest] = [:]
@@ -30,9 +34,13 @@ public struct CallDestinations: Sendable {
         let sym = try program.symbols.symbol(at: Int(r.symbolIndex))
         if sym.type == .section {
           let o = UInt64(bitPattern: r.addend &+ 4)
-          if let f = functions.firstFunction(at: SectionPlace(section: sym.sectionIndex, offset: o)) {
+          let place = SectionPlace(section: sym.sectionIndex, offset: o)
+          if let f = functions.firstFunction(at: place) {
             callDest[i] = .function(f)
             callSymbols[i] = functions.functions[f].symbolIndex
+          } else if let (k, name) = try program.symbol(at: place) {
+            callDest[i] = .external(name)
+            callSymbols[i] = k
           } else {
             let name = sym.sectionIndex < file.sections.count ? file.sections[sym.sectionIndex].name : "?"
             throw program.stop(
@@ -64,7 +72,14 @@ public struct CallDestinations: Sendable {
           } else {
             callDest[i] = .external(name)
           }
-        } else {
+        } else if !program.isLinked, let (k, name) = try program.symbol(at: place) {
+          // A label (`SYM_CODE_START_LOCAL(error_entry)`): fine from code no function covers.
+          if table.function[i] >= 0 && !(i < ignored.count && ignored[i]) {
+            throw program.stop("unsupported call to non-function", section: section, offset: start)
+          }
+          callDest[i] = .external(name)
+          callSymbols[i] = k
+        } else if !(i < ignored.count && ignored[i]) {
           throw program.stop("unannotated intra-function call", section: section, offset: start)
         }
       }

@@ -6,11 +6,16 @@ import Kernel
 /// (`annotate_unreachable()`) marks the instruction before a place as one,
 /// `.discard.reachable` (`annotate_reachable()`) as not one.
 public struct DeadEnds: Sendable {
-  /// Per instruction: whether it is a dead end (`insn->dead_end`).
+  /// Per instruction: whether it is a dead end (`insn->dead_end`) before calls are
+  /// considered (a `ud2`, or annotated).
   public let instructions: [Bool]
+  /// The instructions the annotations mark: they override what a call to a noreturn
+  /// function makes of them (`add_dead_ends()` runs after `add_call_destinations()`).
+  public let annotated: [Int: Bool]
 
   public init(program: Program, table: InstructionTable) throws(ELFError) {
     var deadEnd = (0..<table.count).map { table.type[$0] == .bug }
+    var annotated: [Int: Bool] = [:]
     for (name, value) in [(".discard.unreachable", true), (".discard.reachable", false)] {
       for (sym, addend, _) in try program.annotationPlaces(name) where sym.type == .section {
         let place = UInt64(bitPattern: addend)
@@ -22,9 +27,13 @@ public struct DeadEnds: Sendable {
         {
           target = r.upperBound - 1
         }
-        if let t = target { deadEnd[t] = value }
+        if let t = target {
+          deadEnd[t] = value
+          annotated[t] = value
+        }
       }
     }
     instructions = deadEnd
+    self.annotated = annotated
   }
 }

@@ -111,9 +111,8 @@ public struct JumpDestinations: Sendable {
           retyped[i] = .return
           continue
         }
-        // A linked file (`vmlinux`, which objtool never reads) holds data decoded as code
-        // (Xen's emulate prefix `ud2; .ascii "xen"` decodes as `ud2; js …`): a branch from
-        // such bytes into the middle of an instruction is left without a destination
+        // A linked file (`vmlinux`, which objtool never reads) holds data decoded as code:
+        // a branch from such bytes into the middle of an instruction is left without a destination
         // (validation takes it as a sibling call, as objtool takes any jump it cannot place).
         if program.file.fileType == .executable || program.file.fileType == .shared { continue }
         let name = destSection >= 0 && destSection < file.sections.count ? file.sections[destSection].name : "?"

@@ -26,9 +26,12 @@ public struct JumpTables: Sendable {
   /// - Parameters:
   ///   - type, jumpDest: each instruction's type and jump target after the earlier passes.
   ///   - parent, coldChild: the parent/child functions after the jump pass.
+  ///   - cJumpTableSection: where C jump tables (`___bpf_prog_run()`'s computed gotos) are
+  ///     annotated (`C_JUMP_TABLE_SECTION`, ``CheckRules/cJumpTableSection``): a table there
+  ///     may sit inside a named object.
   public init(
     program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32], parent: [Int],
-    coldChild: [Int: Int]
+    coldChild: [Int: Int], cJumpTableSection: String = CheckRules.of(.v6_1).cJumpTableSection
   ) throws(ELFError) {
     let file = program.file
     let functions = program.functions
@@ -36,7 +39,7 @@ public struct JumpTables: Sendable {
     let offset = table.offset
     let rodata = Set(
       file.sections.filter {
-        ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
+        ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == cJumpTableSection
       }.map(\.index))
     guard !rodata.isEmpty else {
       paths = [:]
@@ -82,7 +85,7 @@ public struct JumpTables: Sendable {
       let tableSection = sym.sectionIndex
       var tableOffset = UInt64(bitPattern: r.addend)
       if pcRelative { tableOffset &+= 4 }
-      if file.sections[tableSection].name != ".data.rel.ro.c_jump_table",
+      if file.sections[tableSection].name != cJumpTableSection,
         (rodataSymbols[tableSection] ?? []).contains(where: { $0.start <= tableOffset && tableOffset < $0.end })
       {
         return nil
