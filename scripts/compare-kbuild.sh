@@ -12,6 +12,7 @@
 #   return        .return_sites bytes and relocations
 #   code          every executable section's bytes (the --hacks rewrites) and its relocations
 #   orc           objtool 6.1's --dump=orc of each copy
+#   symtab        the symbol tables (readelf -s -W: section symbols objtool makes, globals it moves)
 #   warnings      stderr, the object's path normalised
 #   status        the exit status
 # Prints, per section, how many objects are identical (absent from both counts as
@@ -51,7 +52,7 @@ mkdir -p "$OUT"
 LIMIT="${LIMIT:-0}"
 JOBS="${JOBS:-1}"
 SKIP="${ORCTOOL_SKIP_FLAGS:-}"
-SECTIONS="static_call retpoline return code orc warnings status"
+SECTIONS="static_call retpoline return code orc symtab warnings status"
 
 # one LINE -> one result line: OBJECT then SECTION=same|diff for each section.
 one() {
@@ -99,6 +100,9 @@ one() {
   "$OBJTOOL61" --dump=orc "$t/o.o" > "$t/orc.o.txt" 2>&1 || true
   "$OBJTOOL61" --dump=orc "$t/m.o" > "$t/orc.m.txt" 2>&1 || true
   result+=" orc=$(same orc)"
+  readelf -s -W "$t/o.o" > "$t/symtab.o.txt" 2>&1 || true
+  readelf -s -W "$t/m.o" > "$t/symtab.m.txt" 2>&1 || true
+  result+=" symtab=$(same symtab)"
   cp "$t/ow" "$t/warnings.o.txt"; cp "$t/mw" "$t/warnings.m.txt"
   result+=" warnings=$(same warnings)"
   echo "$so" > "$t/status.o.txt"; echo "$sm" > "$t/status.m.txt"

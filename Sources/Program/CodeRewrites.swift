@@ -10,6 +10,9 @@ public struct CodeRewrites: Sendable, Hashable {
     public var section: Int
     public var offset: UInt64
     public var bytes: [UInt8]
+    public init(section: Int, offset: UInt64, bytes: [UInt8]) {
+      (self.section, self.offset, self.bytes) = (section, offset, bytes)
+    }
   }
 
   /// A relocation made `R_X86_64_NONE` (its symbol and addend kept): entry `index` of
@@ -17,6 +20,9 @@ public struct CodeRewrites: Sendable, Hashable {
   public struct VoidedRelocation: Sendable, Hashable {
     public var relocationSection: Int
     public var index: Int
+    public init(relocationSection: Int, index: Int) {
+      (self.relocationSection, self.index) = (relocationSection, index)
+    }
   }
 
   /// The rewritten instructions, in the order the passes rewrote them.
