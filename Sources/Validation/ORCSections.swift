@@ -27,8 +27,7 @@ public enum ORCSections {
     ]
   }
 
-  /// objtool's refusal when the object has ORC already (`orc_create()` stops the check).
-  public static func alreadyPresent(in file: ELFFile) -> Bool {
-    file.section(named: ".orc_unwind") != nil || file.section(named: ".orc_unwind_ip") != nil
-  }
+  /// objtool's refusal when the object has ORC already (`orc_create()` looks for
+  /// `.orc_unwind` and stops the check).
+  public static func alreadyPresent(in file: ELFFile) -> Bool { file.section(named: ".orc_unwind") != nil }
 }

@@ -127,6 +127,24 @@ struct CallSiteTests {
       ])
   }
 
+  @Test("a pass that stops the check after --hacks=jump_label: the NOP is written, no ORC")
+  func stopAfterHack() throws {
+    let path = try Fixtures.assemble("jump_label_stop.S")
+    let r = try Fixtures.run(Fixtures.orctool, kbuildActions + [path], environment: kbuild61)
+    #expect(r.status == 0 && r.stderr == "\(path): warning: objtool: f+0x2: unannotated intra-function call\n")
+    let file = try ELFFile(path: path)
+    let text = try #require(file.section(named: ".text"))
+    #expect(Array(file.contents(of: text).bytes.prefix(2)) == [0x66, 0x90])
+    #expect(file.section(named: ".orc_unwind") == nil)
+    // orctool check says it did not finish; --dry-run leaves the file alone.
+    let copy = try Fixtures.assemble("jump_label_stop.S")
+    let before = try Data(contentsOf: URL(fileURLWithPath: copy))
+    let dry = try Fixtures.run(
+      Fixtures.orctool, ["check", "--orc", "--hacks", "jump_label", "--dry-run", copy], environment: kbuild61)
+    let after = try Data(contentsOf: URL(fileURLWithPath: copy))
+    #expect(dry.status == 1 && after == before)
+  }
+
   /// The argument lines compared with objtool 6.1: kbuild's (less what OrcTool does not
   /// do yet), a module's, and each action alone.
   static let lines: [[String]] = [
@@ -157,7 +175,8 @@ struct CallSiteTests {
 
   @Test(
     "against objtool 6.1: every section, the symbol table, the ORC and the warnings, run twice",
-    .enabled(if: Corpus.current != nil), arguments: ["callsites61.S", "static_call_nokey.S"], lines)
+    .enabled(if: Corpus.current != nil), arguments: ["callsites61.S", "static_call_nokey.S", "jump_label_stop.S"],
+    lines)
   func objtool(_ fixture: String, _ arguments: [String]) throws {
     let corpus = try #require(Corpus.current)
     let r = try Self.compare(try Fixtures.assemble(fixture), arguments, objtool: corpus.objtool61)
