@@ -55,14 +55,16 @@ extension ELFFile {
     // New data of replaced sections.
     var replaced: [(index: Int, offset: Int, size: Int, info: UInt32?)] = []
     for r in replacing where r.index > 0 && r.index < self.sections.count {
-      align(Int(max(self.sections[r.index].alignment, 1)))
+      // A symbol table, its index table or relocations: 8 bytes suit them all (the
+      // file's own sh_addralign is read from the input and may be anything).
+      align(8)
       replaced.append((r.index, out.count, r.data.count, r.info))
       out += r.data
     }
     // Data of the new sections.
     var offsets: [Int] = []
     for s in sections {
-      align(Int(max(s.alignment, 1)))
+      align(Int(min(max(s.alignment, 1), 4096)))
       offsets.append(out.count)
       out += s.data
     }

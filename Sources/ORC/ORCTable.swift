@@ -97,6 +97,23 @@ public struct ORCTable: Sendable {
     return .address(address(index))
   }
 
+  /// The section and offset entry `index` applies to: the relocated symbol's section
+  /// and value plus the addend in an object; in a linked image, the allocated section
+  /// holding its address. Nil when it names no section of the file.
+  public func place(_ index: Int) throws(ELFError) -> (section: Int, offset: UInt64)? {
+    if let relocations = ipRelocations {
+      let symbol = try relocations.symbol(of: index, in: symbols)
+      guard symbol.sectionIndex > 0, symbol.sectionIndex < file.sections.count else { return nil }
+      return (symbol.sectionIndex, symbol.value &+ UInt64(bitPattern: relocations[index].addend))
+    }
+    guard index * 4 + 4 <= ips.count else { return nil }
+    let a = address(index)
+    for s in file.sections where s.flags.contains(.alloc) && s.size > 0 && a >= s.address && a - s.address < s.size {
+      return (s.index, a - s.address)
+    }
+    return nil
+  }
+
   /// Checks that `.orc_unwind_ip` has an address for every entry, as
   /// ``address(_:)`` needs: `load` does not check it when relocations give the
   /// locations (objtool's dump reads only those then).

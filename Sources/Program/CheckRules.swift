@@ -28,10 +28,6 @@ public struct CheckRules: Sendable, Hashable {
   /// take the longest original length among them (objtool 6.10 and later's
   /// `arch_handle_alternative()`: "Recompute orig_len for nested ALTERNATIVE()s").
   public var nestedAlternativesShareLength: Bool
-  /// `C_JUMP_TABLE_SECTION` (tools/objtool/include/objtool/special.h): where the kernel
-  /// annotates C jump tables; a table there may be a named object (`jumptable` of
-  /// `___bpf_prog_run()`). `.rodata..c_jump_table` in 6.1, `.data.rel.ro.c_jump_table` in 6.12.
-  public var cJumpTableSection: String
 
   /// The rules of `generation`.
   public static func of(_ generation: KernelGeneration) -> CheckRules {
@@ -39,13 +35,11 @@ public struct CheckRules: Sendable, Hashable {
     case .v6_1:
       return CheckRules(
         alternativesLastAddedFirst: false, conflictReportedAtSite: false, prefixSymbolsFallThrough: false,
-        reportsEveryUnreachable: false, warnsOncePerFunction: false, nestedAlternativesShareLength: false,
-        cJumpTableSection: ".rodata..c_jump_table")
+        reportsEveryUnreachable: false, warnsOncePerFunction: false, nestedAlternativesShareLength: false)
     case .v6_12:
       return CheckRules(
         alternativesLastAddedFirst: true, conflictReportedAtSite: true, prefixSymbolsFallThrough: true,
-        reportsEveryUnreachable: true, warnsOncePerFunction: true, nestedAlternativesShareLength: true,
-        cJumpTableSection: ".data.rel.ro.c_jump_table")
+        reportsEveryUnreachable: true, warnsOncePerFunction: true, nestedAlternativesShareLength: true)
     }
   }
 }

@@ -110,9 +110,8 @@ public final class ControlFlowGraph: Sendable {
     let jumps = try JumpDestinations(
       program: program, table: table, preset: groups.jumpDest, parent: byName, classes: classes)
     let intra = try IntraFunctionCalls(program: program, table: table)
-    let ignoredInstructions = ignoredFunctions.instructions
     let calls = try CallDestinations(
-      program: program, table: table, skip: intra.jumpDest, classes: classes, ignored: ignoredInstructions)
+      program: program, table: table, skip: intra.jumpDest, classes: classes, ignored: ignoredFunctions.instructions)
     let deadEnds = try DeadEnds(program: program, table: table)
 
     var type = table.type
@@ -132,7 +131,7 @@ public final class ControlFlowGraph: Sendable {
     }
     let jumpTables = try JumpTables(
       program: program, table: table, type: type, jumpDest: jumpDest,
-      parent: jumps.parent, coldChild: jumps.coldChild, cJumpTableSection: rules.cJumpTableSection)
+      parent: jumps.parent, coldChild: jumps.coldChild)
     let hints = try UnwindHints(program: program, table: table, generation: generation)
     let retpolineHints = try RetpolineSafeHints(program: program, table: table, type: type)
 

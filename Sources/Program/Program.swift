@@ -124,21 +124,6 @@ public struct Program: Sendable {
   /// The symbol table.
   public var symbols: SymbolTable { functions.symbols }
 
-  /// objtool's `find_symbol_by_offset()`: a symbol other than a section's at `place` (the
-  /// shortest, then the first in the table), with its index and name. A linear search:
-  /// only asked where no function is found.
-  public func symbol(at place: SectionPlace) throws(ELFError) -> (index: Int, name: String)? {
-    var best: (index: Int, size: UInt64)? = nil
-    for k in 0..<symbols.count {
-      let s = try symbols.symbol(at: k)
-      guard s.type != .section, s.type != .file, s.isDefined, s.sectionIndex == place.section, s.value == place.offset
-      else { continue }
-      if best == nil || s.size < best!.size { best = (k, s.size) }
-    }
-    guard let best else { return nil }
-    return (best.index, try symbols.name(of: try symbols.symbol(at: best.index)))
-  }
-
   /// The places a `.discard.*` annotation section lists: the symbol and addend of
   /// each relocation of its `.rela` companion, and the entry's offset.
   public func annotationPlaces(_ name: String) throws(ELFError) -> [(symbol: Symbol, addend: Int64, offset: UInt64)] {

@@ -29,31 +29,36 @@ public struct StackOp: Sendable, Hashable {
 }
 
 extension X86Decoder {
-  /// The length of the emulate prefix at `offset`, if one is there: `ud2; .ascii "xen"`
-  /// (`__XEN_EMULATE_PREFIX`, arch/x86/include/asm/xen/interface.h) or `ud2; .ascii "kvm"`
-  /// (`__KVM_EMULATE_PREFIX`, arch/x86/include/asm/emulate_prefix.h): the hypervisor
-  /// emulates the instruction that follows, and the kernel's decoder (objtool's) takes
-  /// prefix and instruction as one.
-  static func emulatePrefixLength(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int? {
-    guard offset + 5 < bytes.count, bytes[offset] == 0x0f, bytes[offset + 1] == 0x0b else { return nil }
-    let tag = (bytes[offset + 2], bytes[offset + 3], bytes[offset + 4])
-    return tag == (0x78, 0x65, 0x6e) || tag == (0x6b, 0x76, 0x6d) ? 5 : nil
-  }
-
   /// Decodes the instruction at `offset` with objtool's classification
   /// (`arch_decode_instruction()`, tools/objtool/arch/x86/decode.c); nil if
   /// the bytes do not decode. `inFunction` says whether an STT_FUNC symbol
   /// covers it (IRET to self in `sync_core()`).
   public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> X86Instruction? {
-    guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
-    // An emulate prefix is part of the instruction it precedes (the kernel's insn_get_emulate_prefix()).
-    if let p = Self.emulatePrefixLength(bytes, at: offset),
-      var d = decode(bytes, at: offset + p, inFunction: inFunction)
+    guard offset >= 0, offset < bytes.count, bytes.baseAddress != nil else { return nil }
+    // The kernel's decoder takes Xen's and KVM's emulate prefix (`ud2; .ascii "xen"`,
+    // `ud2; .ascii "kvm"`: arch/x86/lib/insn.c, insn_get_emulate_prefix()) as part of
+    // the instruction that follows it (`cpuid` in xen_cpuid()).
+    if offset + Self.emulatePrefixLength < bytes.count, Self.hasEmulatePrefix(bytes, at: offset),
+      var insn = decodeOne(bytes, at: offset + Self.emulatePrefixLength, inFunction: inFunction)
     {
-      d.length += p
-      if d.immediateOffset > 0 { d.immediateOffset += UInt8(p) }
-      return d
+      insn.length += Self.emulatePrefixLength
+      if insn.immediateOffset > 0 { insn.immediateOffset += UInt8(Self.emulatePrefixLength) }
+      return insn
     }
+    return decodeOne(bytes, at: offset, inFunction: inFunction)
+  }
+
+  static let emulatePrefixLength = 5
+
+  /// Whether `0f 0b 78 65 6e` (Xen) or `0f 0b 6b 76 6d` (KVM) starts at `offset`.
+  static func hasEmulatePrefix(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+    guard bytes[offset] == 0x0f, bytes[offset + 1] == 0x0b else { return false }
+    let tail = (bytes[offset + 2], bytes[offset + 3], bytes[offset + 4])
+    return tail == (0x78, 0x65, 0x6e) || tail == (0x6b, 0x76, 0x6d)
+  }
+
+  func decodeOne(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> X86Instruction? {
+    guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
     var insn = ZydisDecodedInstruction()
     var context = ZydisDecoderContext()
     let status = withUnsafePointer(to: self.zydis) { d in

@@ -171,3 +171,23 @@ struct SectionSymbolTests {
     }
   }
 }
+
+extension SectionSymbolTests {
+  /// FuzzCheck's timeout (the smoke, the commit that made section symbols): the symbol
+  /// table is rewritten, and its sh_addralign, read from the file, was used to pad the
+  /// output: 2^40 meant a terabyte of zeros. The rewritten tables are 8-aligned.
+  @Test("a symbol table with a huge sh_addralign is rewritten at once")
+  func hugeAlignment() throws {
+    let path = try module("nosecsym-align.S", generation: .v6_1, Self.body)
+    let file = try ELFFile(path: path)
+    let symtab = try #require(file.section(named: ".symtab"))
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    withUnsafeBytes(of: (UInt64(1) << 40).littleEndian) {
+      bytes.replaceSubrange(Int(symtab.headerOffset) + 48..<Int(symtab.headerOffset) + 56, with: $0)
+    }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let r = try Fixtures.run(Fixtures.orctool, ["--orc", "--module", "--link", path], timeout: 60)
+    #expect(!r.timedOut && r.status == 0 && r.stderr.isEmpty, "\(r.stderr)")
+    #expect(try Fixtures.run("readelf", ["-s", "-W", path]).stdout.contains("SECTION LOCAL  DEFAULT    1 .text"))
+  }
+}

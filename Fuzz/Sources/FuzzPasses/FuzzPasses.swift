@@ -80,7 +80,7 @@ public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) ->
         if finalType[i] == .jumpDynamic { return !usesJumpTable.contains(i) }
         return (finalType[i] == .jumpConditional || finalType[i] == .jumpUnconditional) && finalCallDest[i] != nil
       },
-      coldChild: jumps.coldChild, destinations: callDest)
+      coldChild: jumps.coldChild, destinations: callDest, generation: generation)
     for d in callDest.prefix(4096) { _ = noreturn.isNoreturn(d) }
     if let calls { _ = CallSites(program: program, table: table, classes: classes, jumps: jumps, calls: calls) }
     _ = try? RetpolineSafeHints(program: program, table: table, type: type)

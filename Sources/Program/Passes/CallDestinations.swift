@@ -17,8 +17,7 @@ public struct CallDestinations: Sendable {
   /// - Parameters:
   ///   - skip: calls that are not calls (annotated intra-function calls).
   ///   - classes: the global symbols objtool treats specially (`classify_symbols()`).
-  ///   - ignored: instructions objtool ignores (`insn->ignore`): a call from one that lands
-  ///     on no symbol, or on one that is no function, is not an error.
+  ///   - ignored: instructions of ignored functions (no call there stops the check).
   public init(
     program: Program, table: InstructionTable, skip: [Int: Int], classes: SymbolClasses, ignored: [Bool] = []
   ) throws(ELFError) {
@@ -27,6 +26,27 @@ public struct CallDestinations: Sendable {
     var callDest: [Int: CallDest] = [:]
     var retpolineCalls = Set<Int>()
     var callSymbols: [Int: Int] = [:]
+    // find_call_destination(): a function at the place, else any other symbol of some
+    // size there (`swap_pages` in relocate_kernel_64.S), found once for all calls.
+    var labels: [SectionPlace: (name: String, symbol: Int)]? = nil
+    func label(at place: SectionPlace) throws(ELFError) -> (name: String, symbol: Int)? {
+      if labels == nil {
+        var map: [SectionPlace: (String, Int)] = [:]
+        let symbols = program.symbols
+        for k in 0..<symbols.count {
+          let s = try symbols.symbol(at: k)
+          // find_symbol_by_offset() searches an interval tree: a symbol of size 0 covers no offset.
+          guard s.isDefined, s.type != .section, s.type != .file, s.size > 0, s.sectionIndex < file.sections.count
+          else { continue }
+          let offset = program.isLinked ? s.value &- file.sections[s.sectionIndex].address : s.value
+          let p = SectionPlace(section: s.sectionIndex, offset: offset)
+          if map[p] == nil { map[p] = (try symbols.name(of: s), k) }
+        }
+        labels = map
+      }
+      return labels?[place]
+    }
+    let ignoredCall = { (i: Int) in i < ignored.count && ignored[i] }
     for i in 0..<table.count where table.type[i] == .call && skip[i] == nil {
       let section = Int(table.section[i])
       let start = UInt64(table.offset[i])
@@ -38,9 +58,12 @@ public struct CallDestinations: Sendable {
           if let f = functions.firstFunction(at: place) {
             callDest[i] = .function(f)
             callSymbols[i] = functions.functions[f].symbolIndex
-          } else if let (k, name) = try program.symbol(at: place) {
-            callDest[i] = .external(name)
-            callSymbols[i] = k
+          } else if let l = try label(at: place) {
+            if table.function[i] >= 0 {
+              throw program.stop("unsupported call to non-function", section: section, offset: start)
+            }
+            callDest[i] = .external(l.name)
+            callSymbols[i] = l.symbol
           } else {
             let name = sym.sectionIndex < file.sections.count ? file.sections[sym.sectionIndex].name : "?"
             throw program.stop(
@@ -64,6 +87,15 @@ public struct CallDestinations: Sendable {
         if let f = functions.firstFunction(at: place) {
           callDest[i] = .function(f)
           callSymbols[i] = functions.functions[f].symbolIndex
+        } else if !program.isLinked, let l = try label(at: place) {
+          // add_call_dest() comes first: an ignored instruction keeps its destination.
+          callDest[i] = .external(l.name)
+          callSymbols[i] = l.symbol
+          if !ignoredCall(i) && table.function[i] >= 0 {
+            throw program.stop("unsupported call to non-function", section: section, offset: start)
+          }
+        } else if ignoredCall(i) {
+          continue
         } else if program.isLinked, let name = program.linkedNames(at: program.address(of: place)).first {
           // A linked file's call to a label, where the object's relocation named it
           // (`__x86_indirect_thunk_rax` inside `__x86_indirect_thunk_array`).
@@ -72,14 +104,7 @@ public struct CallDestinations: Sendable {
           } else {
             callDest[i] = .external(name)
           }
-        } else if !program.isLinked, let (k, name) = try program.symbol(at: place) {
-          // A label (`SYM_CODE_START_LOCAL(error_entry)`): fine from code no function covers.
-          if table.function[i] >= 0 && !(i < ignored.count && ignored[i]) {
-            throw program.stop("unsupported call to non-function", section: section, offset: start)
-          }
-          callDest[i] = .external(name)
-          callSymbols[i] = k
-        } else if !(i < ignored.count && ignored[i]) {
+        } else {
           throw program.stop("unannotated intra-function call", section: section, offset: start)
         }
       }

@@ -105,16 +105,13 @@ public struct JumpDestinations: Sendable {
         }
       }
       guard let dest = table.instruction(in: destSection, at: destOffset) else {
-        // retbleed_untrain_ret() jumps to __x86_return_thunk's RET, which is inside another
-        // instruction: a jump to such a symbol is a return (not listed in .return_sites).
-        if try Self.embeddedInstruction(at: SectionPlace(section: destSection, offset: destOffset), program, classes) {
+        // retbleed_untrain_ret() jumps to the RET that starts a global symbol inside another
+        // instruction (`retbleed_return_thunk`, `srso_safe_ret`: arch_is_embedded_insn()):
+        // objtool takes the jump as a return (add_return_call(), not listed in .return_sites).
+        if try Self.isEmbeddedInstruction(program: program, section: destSection, offset: destOffset) {
           retyped[i] = .return
           continue
         }
-        // A linked file (`vmlinux`, which objtool never reads) holds data decoded as code:
-        // a branch from such bytes into the middle of an instruction is left without a destination
-        // (validation takes it as a sibling call, as objtool takes any jump it cannot place).
-        if program.file.fileType == .executable || program.file.fileType == .shared { continue }
         let name = destSection >= 0 && destSection < file.sections.count ? file.sections[destSection].name : "?"
         throw program.stop(
           "can't find jump dest instruction at \(name)+0x\(String(destOffset, radix: 16))",
@@ -144,13 +141,20 @@ public struct JumpDestinations: Sendable {
     self.coldChild = Self.coldChildren(parent: parent, functions: functions)
   }
 
-  /// Whether a symbol objtool marks `embedded_insn` sits at `place`.
-  static func embeddedInstruction(at place: SectionPlace, _ program: Program, _ classes: SymbolClasses)
-    throws(ELFError) -> Bool
-  {
-    for (index, c) in classes.classes where c.contains(.embeddedInstruction) {
-      let s = try program.symbols.symbol(at: index)
-      if s.isDefined && s.sectionIndex == place.section && s.value == place.offset { return true }
+  /// objtool 6.1's `arch_is_embedded_insn()` names: global symbols that start inside another instruction.
+  public static let embeddedInstructionSymbols: Set<String> = ["retbleed_return_thunk", "srso_safe_ret"]
+
+  /// Whether a global symbol of `embeddedInstructionSymbols` starts at `offset` of `section`
+  /// (`find_symbol_by_offset()`: any symbol but a section's).
+  static func isEmbeddedInstruction(program: Program, section: Int, offset: UInt64) throws(ELFError) -> Bool {
+    let symbols = program.symbols
+    let linked = program.isLinked
+    for k in 0..<symbols.count {
+      let s = try symbols.symbol(at: k)
+      guard s.sectionIndex == section, s.type != .section, s.binding == .global, s.size > 0 else { continue }
+      let at =
+        linked && section < program.file.sections.count ? s.value &- program.file.sections[section].address : s.value
+      if at == offset, embeddedInstructionSymbols.contains(try symbols.name(of: s)) { return true }
     }
     return false
   }

@@ -26,12 +26,12 @@ public struct JumpTables: Sendable {
   /// - Parameters:
   ///   - type, jumpDest: each instruction's type and jump target after the earlier passes.
   ///   - parent, coldChild: the parent/child functions after the jump pass.
-  ///   - cJumpTableSection: where C jump tables (`___bpf_prog_run()`'s computed gotos) are
-  ///     annotated (`C_JUMP_TABLE_SECTION`, ``CheckRules/cJumpTableSection``): a table there
-  ///     may sit inside a named object.
+  /// objtool's C_JUMP_TABLE_SECTION, 6.1 and 6.12.
+  static let cJumpTableSections: Set<String> = [".rodata..c_jump_table", ".data.rel.ro.c_jump_table"]
+
   public init(
     program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32], parent: [Int],
-    coldChild: [Int: Int], cJumpTableSection: String = CheckRules.of(.v6_1).cJumpTableSection
+    coldChild: [Int: Int]
   ) throws(ELFError) {
     let file = program.file
     let functions = program.functions
@@ -39,7 +39,7 @@ public struct JumpTables: Sendable {
     let offset = table.offset
     let rodata = Set(
       file.sections.filter {
-        ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == cJumpTableSection
+        ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
       }.map(\.index))
     guard !rodata.isEmpty else {
       paths = [:]
@@ -85,7 +85,9 @@ public struct JumpTables: Sendable {
       let tableSection = sym.sectionIndex
       var tableOffset = UInt64(bitPattern: r.addend)
       if pcRelative { tableOffset &+= 4 }
-      if file.sections[tableSection].name != cJumpTableSection,
+      // C jump tables (`__annotate_jump_table`, C_JUMP_TABLE_SECTION: `.rodata..c_jump_table`
+      // in 6.1, `.data.rel.ro.c_jump_table` later) have symbols; switch tables do not.
+      if !Self.cJumpTableSections.contains(file.sections[tableSection].name),
         (rodataSymbols[tableSection] ?? []).contains(where: { $0.start <= tableOffset && tableOffset < $0.end })
       {
         return nil
