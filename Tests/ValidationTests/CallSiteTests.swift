@@ -145,6 +145,13 @@ struct CallSiteTests {
     #expect(dry.status == 1 && after == before)
   }
 
+  @Test("a function's call to a label through its section's symbol is no error (find_call_destination())")
+  func callToLabel() throws {
+    let (outcome, _) = try runCheck(try Fixtures.assemble("call_label_section.S"), ["--orc"])
+    #expect(outcome.failure == nil)
+    #expect(outcome.diagnostics.map(\.objtoolText) == ["lab+0x0: unreachable instruction"])
+  }
+
   /// The argument lines compared with objtool 6.1: kbuild's (less what OrcTool does not
   /// do yet), a module's, and each action alone.
   static let lines: [[String]] = [
@@ -175,7 +182,8 @@ struct CallSiteTests {
 
   @Test(
     "against objtool 6.1: every section, the symbol table, the ORC and the warnings, run twice",
-    .enabled(if: Corpus.current != nil), arguments: ["callsites61.S", "static_call_nokey.S", "jump_label_stop.S"],
+    .enabled(if: Corpus.current != nil),
+    arguments: ["callsites61.S", "static_call_nokey.S", "jump_label_stop.S", "call_label_section.S"],
     lines)
   func objtool(_ fixture: String, _ arguments: [String]) throws {
     let corpus = try #require(Corpus.current)

@@ -59,9 +59,7 @@ public struct CallDestinations: Sendable {
             callDest[i] = .function(f)
             callSymbols[i] = functions.functions[f].symbolIndex
           } else if let l = try label(at: place) {
-            if table.function[i] >= 0 {
-              throw program.stop("unsupported call to non-function", section: section, offset: start)
-            }
+            // Through a section symbol objtool 6.1 takes any symbol there, function or not.
             callDest[i] = .external(l.name)
             callSymbols[i] = l.symbol
           } else {
