@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all deps build release install demo test corpus corpus-all dump unwind-check compare compare-check bench \
-	figures format lint clean fuzz fuzz-smoke tsan kbuild
+	figures format lint clean fuzz fuzz-smoke tsan kbuild compare-kbuild
 
 all: build
 
@@ -74,6 +74,11 @@ bench: deps
 compare-check: deps
 	@bash scripts/compare-check.sh
 	@GENERATION=6.12 bash scripts/compare-check.sh
+
+# Object by object on the build `make kbuild` recorded (ORCTOOL_SKIP_FLAGS="--uaccess
+# --hacks=noinstr" drops what orctool does not do yet from its own line).
+compare-kbuild: deps
+	@bash scripts/compare-kbuild.sh
 
 unwind-check: deps
 	@bash scripts/unwind-check.sh
