@@ -179,6 +179,13 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     if case .failure(let e) = opened { return failure(e) }
     return 1
   }
+  // objtool_open_read(): the backup is made when the object is opened, whatever follows.
+  if options.backup {
+    let backup = Result(catching: { () throws(ELFError) in
+      try replaceFile(atPath: file + ".orig", with: [UInt8](program.file.source.bytes))
+    })
+    if case .failure(let e) = backup { return failure(e) }
+  }
   var actions = options.actions
   actions.link = link
   actions.recordPaths = options.backtrace || options.json
@@ -186,11 +193,9 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
   let elf = program.file
   /// Writes the edits (objtool writes whatever changed, even when the check stopped).
   func write() -> ELFError? {
-    guard !options.dryRun, !outcome.edits.isEmpty else { return nil }
+    guard !options.dryRun, outcome.edits.changes(elf) else { return nil }
     let written = Result(catching: { () throws(ELFError) in
-      let bytes = try outcome.edits.bytes(of: elf)
-      if options.backup { try replaceFile(atPath: file + ".orig", with: [UInt8](elf.source.bytes)) }
-      try replaceFile(atPath: file, with: bytes)
+      try replaceFile(atPath: file, with: try outcome.edits.bytes(of: elf))
     })
     if case .failure(let e) = written { return e }
     return nil

@@ -46,8 +46,21 @@ public struct ObjectEdits: Sendable {
     self.sections = sections
   }
 
-  /// Whether the object stays as it is (objtool's `elf->changed` unset: nothing is written).
+  /// Whether nothing is asked of the object (objtool's `elf->changed` unset).
   public var isEmpty: Bool { rewrites.isEmpty && sections.isEmpty }
+
+  /// Whether the edits change `file`'s bytes: a rewrite may write what is there already
+  /// (a second run's jump-label NOPs), which objtool writes again and OrcTool leaves.
+  public func changes(_ file: ELFFile) -> Bool {
+    !sections.isEmpty || !changedContents(of: file).isEmpty
+  }
+
+  /// The rewritten sections whose new contents differ from the file's.
+  func changedContents(of file: ELFFile) -> [Int: [UInt8]] {
+    rewrites.sectionContents(in: file).filter { index, data in
+      !data.elementsEqual(file.contents(of: file.sections[index]).bytes)
+    }
+  }
 
   /// The object's bytes with the edits made: rewritten sections replaced, the new
   /// sections (each followed by its relocations) appended. A code section that a new
@@ -72,7 +85,7 @@ public struct ObjectEdits: Sendable {
         }
       }
     }
-    let contents = rewrites.sectionContents(in: file)
+    let contents = changedContents(of: file)
     var replacing: [SectionReplacement] = []
     var moved: [Int: Int] = [:]
     let relocationSections = Set(contents.keys.filter { file.sections[$0].type == .rela })

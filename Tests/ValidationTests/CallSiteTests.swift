@@ -152,6 +152,20 @@ struct CallSiteTests {
     #expect(outcome.diagnostics.map(\.objtoolText) == ["lab+0x0: unreachable instruction"])
   }
 
+  @Test("a second run writes nothing new: the file stays byte for byte; --backup keeps the input as FILE.orig")
+  func secondRun() throws {
+    let path = try Fixtures.assemble("callsites61.S")
+    let input = try Data(contentsOf: URL(fileURLWithPath: path))
+    let first = try Fixtures.run(Fixtures.orctool, kbuildActions + ["--backup", path], environment: kbuild61)
+    #expect(first.status == 0)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: path + ".orig")) == input)
+    let written = try Data(contentsOf: URL(fileURLWithPath: path))
+    #expect(written != input)
+    let second = try Fixtures.run(Fixtures.orctool, kbuildActions + [path], environment: kbuild61)
+    #expect(second.status == 0 && second.stderr.contains("file already has .orc_unwind section, skipping"))
+    #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == written)
+  }
+
   /// The argument lines compared with objtool 6.1: kbuild's (less what OrcTool does not
   /// do yet), a module's, and each action alone.
   static let lines: [[String]] = [
