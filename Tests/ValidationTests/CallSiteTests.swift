@@ -69,6 +69,23 @@ struct CallSiteTests {
     #expect(module.diagnostics.map(\.objtoolText).contains("i+0x0: indirect call found in RETPOLINE build"))
   }
 
+  @Test(
+    "--sls and --rethunk at the edges: a replacement's fake NOP follows its last instruction, the last one of a section has nothing after it, thunk jcc's are safe"
+  )
+  func edges() throws {
+    let (outcome, _) = try runCheck(try Fixtures.assemble("sls61.S"), kbuildActions)
+    #expect(
+      outcome.diagnostics.map(\.objtoolText) == [
+        "d+0x8: indirect jump found in RETPOLINE build",
+        ".altinstr_replacement+0x0: 'naked' return found in RETHUNK build",
+        ".altinstr_replacement+0x4: indirect jump found in RETPOLINE build",
+        "e+0x0: 'naked' return found in RETHUNK build",
+        ".altinstr_replacement+0x0: missing int3 after ret",
+        ".altinstr_replacement+0x4: missing int3 after indirect jump",
+        "e+0x0: missing int3 after ret",
+      ])
+  }
+
   @Test("the call-site sections: every site objtool lists, in its order, with its relocations")
   func sections() throws {
     let (outcome, file) = try runCheck(try Fixtures.assemble("callsites61.S"), kbuildActions)
@@ -197,7 +214,10 @@ struct CallSiteTests {
   @Test(
     "against objtool 6.1: every section, the symbol table, the ORC and the warnings, run twice",
     .enabled(if: Corpus.current != nil),
-    arguments: ["callsites61.S", "static_call_nokey.S", "jump_label_stop.S", "call_label_section.S"],
+    arguments: [
+      "callsites61.S", "static_call_nokey.S", "jump_label_stop.S", "call_label_section.S",
+      "sls61.S",
+    ],
     lines)
   func objtool(_ fixture: String, _ arguments: [String]) throws {
     let corpus = try #require(Corpus.current)
