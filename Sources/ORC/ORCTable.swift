@@ -101,7 +101,9 @@ public struct ORCTable: Sendable {
   /// and value plus the addend in an object; in a linked image, the allocated section
   /// holding its address. Nil when it names no section of the file.
   public func place(_ index: Int) throws(ELFError) -> (section: Int, offset: UInt64)? {
-    if let relocations = ipRelocations {
+    // A linked image linked with --emit-relocs keeps `.rela.orc_unwind_ip`, but its
+    // symbol values are addresses: the address in `.orc_unwind_ip` says it directly.
+    if let relocations = ipRelocations, file.fileType == .relocatable {
       let symbol = try relocations.symbol(of: index, in: symbols)
       guard symbol.sectionIndex > 0, symbol.sectionIndex < file.sections.count else { return nil }
       return (symbol.sectionIndex, symbol.value &+ UInt64(bitPattern: relocations[index].addend))

@@ -21,9 +21,10 @@ public final class ControlFlowGraph: Sendable {
   public let jumpDest: [Int32]
   /// Call or sibling-call destination.
   public let callDest: [CallDest?]
-  /// `insn->dead_end`: ud2, calls to functions that never return (`annotate_call_site()`),
-  /// the annotations (`.discard.unreachable`, `.discard.reachable`) overriding both.
+  /// `insn->dead_end`: ud2 and annotated unreachable places.
   public let deadEnd: [Bool]
+  /// Instructions `.discard.reachable` says a path goes on after (even a call to a noreturn function).
+  public let annotatedReachable: Set<Int>
   /// The functions calls to which never return.
   public let noreturn: NoreturnFunctions
   /// Parent of each function (`pfunc`; itself for most) and each parent's `.cold` child.
@@ -154,6 +155,8 @@ public final class ControlFlowGraph: Sendable {
     self.type = type
     self.jumpDest = jumpDest
     self.callDest = callDest
+    self.deadEnd = deadEnds.instructions
+    self.annotatedReachable = deadEnds.reachable
     self.parent = jumps.parent
     self.coldChild = jumps.coldChild
     self.ignored = ignoredFunctions.instructions + Array(repeating: false, count: table.count - decoded.count)
@@ -184,12 +187,6 @@ public final class ControlFlowGraph: Sendable {
         Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
       },
       coldChild: jumps.coldChild, destinations: callDest, generation: generation)
-    var deadEnd = deadEnds.instructions
-    for i in 0..<table.count where type[i] == .call && deadEnds.annotated[i] == nil && noreturn.isNoreturn(callDest[i])
-    {
-      deadEnd[i] = true
-    }
-    self.deadEnd = deadEnd
   }
 
   /// `is_sibling_call()`: an indirect jump is one unless it uses a jump table; a
@@ -215,10 +212,10 @@ public final class ControlFlowGraph: Sendable {
     Self.isSiblingCall(i, table: table, type: type, callDest: callDest, usesJumpTable: usesJumpTable)
   }
 
-  /// Whether instruction `i` is a dead end or a call to a function that never returns,
-  /// annotations aside (`ignore_unreachable_insn()`'s `prev_insn->dead_end ||
-  /// dead_end_function(file, prev_insn->call_dest)`). Validation stops at `deadEnd` only.
-  public func isDeadEnd(_ i: Int) -> Bool { deadEnd[i] || noreturn.isNoreturn(callDest[i]) }
+  /// Whether instruction `i` ends every path through it: a dead end, or a call that never returns.
+  public func isDeadEnd(_ i: Int) -> Bool {
+    deadEnd[i] || (noreturn.isNoreturn(callDest[i]) && !annotatedReachable.contains(i))
+  }
 
   /// `offstr()` of instruction `i`.
   public func offstr(_ i: Int) -> String { program.offstr(table.place(i)) }

@@ -11,7 +11,7 @@ extension Validator {
     var reported: [(diagnostic: Int, insn: Int)] = []
     for i in 0..<t.count where !visited[i] && !ignoreUnreachable(i) {
       let before = diagnostics.count
-      if g.rules.reportsEveryUnreachable, i > 0, t.section[i - 1] == t.section[i], g.deadEnd[i - 1],
+      if g.rules.reportsEveryUnreachable, i > 0, t.section[i - 1] == t.section[i], g.isDeadEnd(i - 1),
         let dest = g.callDest[i - 1]
       {
         let name: String

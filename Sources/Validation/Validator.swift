@@ -215,7 +215,7 @@ public final class Validator {
           warn(i, "call without frame pointer save/setup")
           return true
         }
-        if g.deadEnd[i] { return false }
+        if g.isDeadEnd(i) { return false }
       case .jumpConditional, .jumpUnconditional:
         if g.isSiblingCall(i) {
           if hasModifiedStackFrame(state) {

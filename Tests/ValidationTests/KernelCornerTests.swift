@@ -43,3 +43,42 @@ struct KernelCornerTests {
     }
   }
 }
+
+extension KernelCornerTests {
+  /// arch/x86/kernel/smp.o: `fred_sysvec_reboot()` calls the local `__sysvec_reboot()`, which
+  /// never returns (it ends in `stop_this_cpu()`), and `.discard.reachable` marks the
+  /// call as one a path goes on after; objtool applies that after deciding noreturn calls.
+  @Test("an annotated-reachable call to a noreturn function: the path goes on, as in objtool 6.1")
+  func reachableNoreturnCall() throws {
+    let body = """
+      .text
+      .type dead, @function
+      dead:
+       call stop_this_cpu
+      .size dead, . - dead
+      .globl f
+      .type f, @function
+      f:
+       push %rbx
+       call dead
+      1: pop %rbx
+       ret
+      .size f, . - f
+      .section .discard.reachable, "", @progbits
+       .long 1b - .
+
+      """
+    let path = try module("reachable-noreturn.S", generation: .v6_1, body)
+    let copy = path + ".objtool.o"
+    try? FileManager.default.removeItem(atPath: copy)
+    try FileManager.default.copyItem(atPath: path, toPath: copy)
+    let r = try Fixtures.run(Fixtures.orctool, ["--orc", path])
+    #expect(r.status == 0 && r.stderr.isEmpty, "\(r.stderr)")
+    if let corpus = Corpus.current {
+      #expect(try Fixtures.run(corpus.objtool61, ["--orc", copy]).stderr.isEmpty)
+      let a = try Fixtures.run(corpus.objtool61, ["--dump=orc", path]).stdout
+      let b = try Fixtures.run(corpus.objtool61, ["--dump=orc", copy]).stdout
+      #expect(a.contains(".text+c: sp:sp+8 bp:(und)") && a == b)
+    }
+  }
+}

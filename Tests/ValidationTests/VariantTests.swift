@@ -95,3 +95,19 @@ extension VariantTests {
         "13710 variants, 23351 boundaries checked, 16 sites not reached by validation: 2 mismatches") == true)
   }
 }
+
+extension VariantTests {
+  /// The shipped kernel: the -dbg vmlinux's ORC (addresses, no relocations to read) has the
+  /// same two wrong entries as vmlinux.o.
+  @Test(
+    "the 6.1 -dbg vmlinux: the two RSB-filling variants objtool's table is wrong for",
+    .enabled(if: Corpus.current?.vmlinux61 != nil))
+  func dbgVmlinux() throws {
+    let vmlinux = try #require(Corpus.current?.vmlinux61)
+    let r = try Fixtures.run(Fixtures.orctool, ["verify-variants", vmlinux], timeout: 600)
+    #expect(r.status == 1)
+    let lines = r.stdout.split(separator: "\n")
+    #expect(lines.first?.hasPrefix("entry_ibpb+0xf: replacement 1 (X86_BUG_IBPB_NO_RET), offset 0x7") == true)
+    #expect(lines.dropFirst().first?.hasPrefix("__switch_to_asm+0x28: replacement 1 (X86_FEATURE_RSB_CTXSW)") == true)
+  }
+}

@@ -6,16 +6,16 @@ import Kernel
 /// (`annotate_unreachable()`) marks the instruction before a place as one,
 /// `.discard.reachable` (`annotate_reachable()`) as not one.
 public struct DeadEnds: Sendable {
-  /// Per instruction: whether it is a dead end (`insn->dead_end`) before calls are
-  /// considered (a `ud2`, or annotated).
+  /// Per instruction: whether it is a dead end (`insn->dead_end`).
   public let instructions: [Bool]
-  /// The instructions the annotations mark: they override what a call to a noreturn
-  /// function makes of them (`add_dead_ends()` runs after `add_call_destinations()`).
-  public let annotated: [Int: Bool]
+  /// Instructions `.discard.reachable` marks as no dead end: this runs after
+  /// add_call_destinations(), so it also overrides a call to a noreturn function
+  /// (`__sysvec_reboot()` in arch/x86/kernel/smp.o).
+  public let reachable: Set<Int>
 
   public init(program: Program, table: InstructionTable) throws(ELFError) {
     var deadEnd = (0..<table.count).map { table.type[$0] == .bug }
-    var annotated: [Int: Bool] = [:]
+    var reachable = Set<Int>()
     for (name, value) in [(".discard.unreachable", true), (".discard.reachable", false)] {
       for (sym, addend, _) in try program.annotationPlaces(name) where sym.type == .section {
         let place = UInt64(bitPattern: addend)
@@ -29,11 +29,11 @@ public struct DeadEnds: Sendable {
         }
         if let t = target {
           deadEnd[t] = value
-          annotated[t] = value
+          if value { reachable.remove(t) } else { reachable.insert(t) }
         }
       }
     }
     instructions = deadEnd
-    self.annotated = annotated
+    self.reachable = reachable
   }
 }
