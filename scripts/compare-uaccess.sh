@@ -1,113 +1,90 @@
 #!/usr/bin/env bash
-# Compare orctool with objtool 6.1 on the per-object corpus a kernel build
-# recorded (scripts/kbuild.sh: $KBUILD/manifest, $KBUILD/objects/<obj> = the
-# object before objtool ran, <obj>.stderr = objtool 6.1's warnings).
+# objtool 6.1's UACCESS rules on real code that breaks them: on the recorded
+# kernel build (scripts/kbuild.sh: $KBUILD/objects/<obj> is each object as it
+# was before objtool ran), every X86_FEATURE_SMAP site whose replacement is a
+# lone STAC or CLAC is made a 3-byte NOP, one site at a time
+# (scripts/mutate-smap.py), and objtool 6.1 and orctool run with
+# `--orc --uaccess` on copies of the result. A CLAC gone leaves UACCESS enabled
+# at a call or a return, a STAC gone makes the next CLAC redundant, and the paths
+# after it are followed again with the other UACCESS state. Compared: the
+# warnings (path normalised) and the ORC (objtool 6.1's --dump=orc).
 #
-# For each object (every STEP-th of the manifest, at most LIMIT), three copies:
-#   full    objtool 6.1 with the recorded arguments (what the build did);
-#   subset  objtool 6.1 with only the arguments orctool supports;
-#   orctool orctool with those same arguments.
-# Arguments orctool refuses by name ("... is not supported yet") are dropped
-# from the subset; which ones is printed. Compared:
-#   - warnings (paths normalised) of orctool against subset and against full;
-#     lines about UACCESS, DF and the stack are counted apart from the others;
-#   - the ORC (objtool 6.1's --dump=orc of each copy) against subset and full;
-#   - the code sections and their relocation sections, byte for byte
-#     (scripts/section-digests.py), against subset: what --hacks=noinstr writes.
-# Prints the counts; each object's line goes to $OUT/uaccess-results.txt and
-# the differing ones, with their diffs, to $OUT/uaccess-mismatches.txt.
+# The unmutated objects with kbuild's whole line (--uaccess and --hacks=noinstr
+# among it) are scripts/compare-kbuild.sh's.
+#
+# Environment: KBUILD (default ~/.cache/orctool/kbuild/6.1), OUT (default a new
+# temporary directory), JOBS (default 1: the machine is shared), FILTER (an
+# extended regex the object paths must match), NO_BUILD=1 / ORCTOOL as in
+# compare-kbuild.sh. Prints the counts; $OUT/mutation-results.txt has a line
+# per mutated site, $OUT/mutation-warnings.txt objtool 6.1's warnings there,
+# $OUT/mutation-mismatches.txt the diffs of those that differ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 KBUILD="${KBUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/kbuild/6.1}"
 CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 # shellcheck disable=SC1091
 source "$CACHE/corpus.env"
-[ -f "$KBUILD/manifest" ] || { echo "no recorded build at $KBUILD (make kbuild)" >&2; exit 1; }
-if [ -z "${BIN:-}" ]; then
-  swift build -c release --product orctool >&2
-  BIN="$(swift build -c release --show-bin-path)/orctool"
+[ -f "$KBUILD/manifest" ] || { echo "compare-uaccess: no $KBUILD/manifest (run scripts/kbuild.sh)" >&2; exit 1; }
+# What kbuild exports to objtool (VERSION, PATCHLEVEL, …): orctool's generation policy reads it.
+if [ -f "$KBUILD/objtool.env" ]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$KBUILD/objtool.env"
+  set +a
 fi
-OUT="${OUT:-$(mktemp -d)}"; mkdir -p "$OUT"
-STEP="${STEP:-1}"; LIMIT="${LIMIT:-0}"; JOBS="${JOBS:-$(nproc)}"
-# kbuild exports VERSION/PATCHLEVEL to objtool: the generation policy reads them.
-set -a
-# shellcheck disable=SC1091
-[ -f "$KBUILD/objtool.env" ] && source "$KBUILD/objtool.env"
-set +a
+if [ -z "${ORCTOOL:-}" ] && [ "${NO_BUILD:-0}" != 1 ]; then swift build -c release --product orctool >&2; fi
+BIN="${ORCTOOL:-$ROOT/.build/release/orctool}"
+OUT="${OUT:-$(mktemp -d)}"
+mkdir -p "$OUT"
+JOBS="${JOBS:-1}"
 
-# The objects (path, then the arguments), every STEP-th, the first LIMIT of those.
-mapfile -t lines < <(awk -v s="$STEP" 'NR % s == 0 && $1 != "-"' "$KBUILD/manifest" | sort -u -k1,1)
-[ "$LIMIT" -gt 0 ] && lines=("${lines[@]:0:$LIMIT}")
-
-# Which recorded arguments orctool takes: each is tried once on an object it can read.
-probe="$KBUILD/objects/${lines[0]%% *}"
-declare -A accepted=()
-dropped=()
-for a in $(printf '%s\n' "${lines[@]}" | cut -d' ' -f2- | tr ' ' '\n' | sort -u); do
-  t=$(mktemp); cp "$probe" "$t"
-  said=$("$BIN" "$a" --dry-run "$t" 2>&1 || true)
-  if [[ "$said" == *"not supported yet"* ]]; then dropped+=("$a"); else accepted[$a]=1; fi
-  rm -f "$t"
-done
-echo "orctool is given: ${!accepted[*]}; dropped (not done in this branch): ${dropped[*]:-none}"
-export BIN OBJTOOL61 OUT
-ACCEPTED="${!accepted[*]}"; export ACCEPTED
-
-one() { # one "PATH ARGS..." -> "<w-sub> <w-full> <orc-sub> <orc-full> <code-sub> PATH"
-  local line="$1" rel args=() sub=() t a
-  rel="${line%% *}"; read -r -a args <<< "${line#* }"
-  for a in "${args[@]}"; do [[ " $ACCEPTED " == *" $a "* ]] && sub+=("$a"); done
+mutate() { # mutate "OBJECT K" -> "w-ok|w-diff orc-ok|orc-diff stac|clac OBJECT K"; nothing for a site left alone
+  local obj="${1% *}" k="${1##* }" t what
   t=$(mktemp -d)
-  for c in full subset orctool plain; do cp "$KBUILD/objects/$rel" "$t/$c.o"; done
-  "$OBJTOOL61" "${args[@]}" "$t/full.o" > /dev/null 2> "$t/full.w" || true
-  "$OBJTOOL61" "${sub[@]}" "$t/subset.o" > /dev/null 2> "$t/subset.w" || true
-  "$BIN" "${sub[@]}" "$t/orctool.o" > /dev/null 2> "$t/orctool.w" || true
-  # Whether --uaccess matters here: objtool 6.1's ORC without it.
-  local plain=()
-  for a in "${sub[@]}"; do [ "$a" != --uaccess ] && plain+=("$a"); done
-  "$OBJTOOL61" "${plain[@]}" "$t/plain.o" > /dev/null 2>&1 || true
-  "$OBJTOOL61" --dump=orc "$t/plain.o" > "$t/plain.orc" 2>&1 || true
-  for c in full subset orctool; do
-    sed -i "s|$t/$c.o|X|g" "$t/$c.w"
-    "$OBJTOOL61" --dump=orc "$t/$c.o" > "$t/$c.orc" 2>&1 || true
-    python3 scripts/section-digests.py "$t/$c.o" > "$t/$c.code"
-  done
-  local r=()
-  cmp -s "$t/subset.w" "$t/orctool.w" && r+=(w-sub-ok) || r+=(w-sub-diff)
-  cmp -s "$t/full.w" "$t/orctool.w" && r+=(w-full-ok) || r+=(w-full-diff)
-  cmp -s "$t/subset.orc" "$t/orctool.orc" && r+=(orc-sub-ok) || r+=(orc-sub-diff)
-  cmp -s "$t/full.orc" "$t/orctool.orc" && r+=(orc-full-ok) || r+=(orc-full-diff)
-  cmp -s "$t/subset.code" "$t/orctool.code" && r+=(code-sub-ok) || r+=(code-sub-diff)
-  cmp -s "$t/subset.orc" "$t/plain.orc" && r+=(uaccess-same-orc) || r+=(uaccess-changes-orc)
-  r+=("smap=$(python3 scripts/section-digests.py --smap "$KBUILD/objects/$rel")")
-  echo "${r[*]} $rel"
-  if [[ " ${r[*]} " == *-diff* ]]; then
-    {
-      echo "=== $rel (${r[*]})"
-      diff "$t/subset.w" "$t/orctool.w" | sed 's/^/warnings subset|orctool: /' || true
-      diff "$t/full.w" "$t/orctool.w" | sed 's/^/warnings full|orctool: /' || true
-      diff "$t/subset.orc" "$t/orctool.orc" | head -20 | sed 's/^/orc subset|orctool: /' || true
-      diff "$t/full.orc" "$t/orctool.orc" | head -20 | sed 's/^/orc full|orctool: /' || true
-      diff "$t/subset.code" "$t/orctool.code" | sed 's/^/code subset|orctool: /' || true
-    } > "$OUT/mismatch.$(echo "$rel" | tr / _)"
+  what=$(python3 "$ROOT/scripts/mutate-smap.py" "$KBUILD/objects/$obj" "$t/in.o" "$k")
+  if [ "$what" != skip ]; then
+    cp "$t/in.o" "$t/o.o"
+    cp "$t/in.o" "$t/m.o"
+    (cd "$t" && "$OBJTOOL61" --orc --uaccess o.o > /dev/null 2> ow) || true
+    (cd "$t" && "$BIN" --orc --uaccess m.o > /dev/null 2> mw) || true
+    sed -i 's|o\.o: |OBJ: |' "$t/ow"
+    sed -i 's|m\.o: |OBJ: |' "$t/mw"
+    "$OBJTOOL61" --dump=orc "$t/o.o" > "$t/od" 2>&1 || true
+    "$OBJTOOL61" --dump=orc "$t/m.o" > "$t/md" 2>&1 || true
+    local w=w-ok o=orc-ok
+    cmp -s "$t/ow" "$t/mw" || w=w-diff
+    cmp -s "$t/od" "$t/md" || o=orc-diff
+    sed "s|^|$obj site $k ($what): |" "$t/ow" >> "$OUT/mutation-warnings.txt"
+    if [ $w = w-diff ] || [ $o = orc-diff ]; then
+      { echo "=== $obj site $k ($what)"; diff "$t/ow" "$t/mw" || true; diff "$t/od" "$t/md" | head -20 || true; } \
+        >> "$OUT/mutation-mismatches.txt"
+    fi
+    echo "$w $o $what $obj $k"
   fi
-  # Every warning line, by kind, for the totals.
-  grep -hE 'UACCESS|DF set|STD|CLD|PUSHF' "$t/orctool.w" | sed "s|^|$rel: |" >> "$OUT/uaccess-lines.txt" || true
   rm -rf "$t"
 }
-export -f one; export KBUILD
+export -f mutate
+export KBUILD OBJTOOL61 BIN OUT ROOT
 
-rm -f "$OUT"/mismatch.* "$OUT/uaccess-lines.txt"; : > "$OUT/uaccess-lines.txt"
-printf '%s\0' "${lines[@]}" | xargs -0 -n 1 -P "$JOBS" bash -c 'one "$0"' > "$OUT/uaccess-results.txt"
-cat "$OUT"/mismatch.* > "$OUT/uaccess-mismatches.txt" 2>/dev/null || : > "$OUT/uaccess-mismatches.txt"
-rm -f "$OUT"/mismatch.*
-total=$(wc -l < "$OUT/uaccess-results.txt")
-count() { grep -c -- " $1 \|^$1 " "$OUT/uaccess-results.txt" || true; }
-echo "objects: $total (every ${STEP}th recorded object of $KBUILD)"
-echo "against objtool 6.1 with the same arguments: warnings $(count w-sub-ok)/$total, ORC $(count orc-sub-ok)/$total, code and relocation sections $(count code-sub-ok)/$total"
-echo "against objtool 6.1 with the recorded arguments: warnings $(count w-full-ok)/$total, ORC $(count orc-full-ok)/$total"
-smap_objects=$(grep -vc ' smap=0 ' "$OUT/uaccess-results.txt" || true)
-smap_sites=$(grep -o 'smap=[0-9]*' "$OUT/uaccess-results.txt" | cut -d= -f2 | paste -sd+ | bc)
-echo "objects with X86_FEATURE_SMAP alternatives (followed with --uaccess): $smap_objects, $smap_sites sites; objtool 6.1's ORC differs with and without --uaccess in $(count uaccess-changes-orc)"
-echo "UACCESS/DF warning lines orctool gave: $(wc -l < "$OUT/uaccess-lines.txt")"
-echo "results: $OUT/uaccess-results.txt; mismatches: $OUT/uaccess-mismatches.txt"
+: > "$OUT/mutation-warnings.txt"
+: > "$OUT/mutation-mismatches.txt"
+mapfile -t objects < <(grep -v '^- ' "$KBUILD/manifest" | awk '{ print $1 }' | awk '!seen[$0]++')
+if [ -n "${FILTER:-}" ]; then mapfile -t objects < <(printf '%s\n' "${objects[@]}" | grep -E "^(${FILTER})$" || true); fi
+sites=()
+with=0
+for obj in "${objects[@]}"; do
+  n=$(python3 scripts/mutate-smap.py "$KBUILD/objects/$obj")
+  [ "$n" -gt 0 ] && with=$((with + 1))
+  for ((k = 0; k < n; k++)); do sites+=("$obj $k"); done
+done
+echo "objects: ${#objects[@]}, with X86_FEATURE_SMAP alternatives: $with, SMAP sites: ${#sites[@]}"
+printf '%s\0' "${sites[@]}" | xargs -0 -n 1 -P "$JOBS" bash -c 'mutate "$0"' > "$OUT/mutation-results.txt"
+m=$(wc -l < "$OUT/mutation-results.txt")
+c() { grep -c -- "$1" "$OUT/mutation-results.txt" || true; }
+echo "sites made NOPs (a lone STAC or CLAC): $m ($(c ' stac ') STAC, $(c ' clac ') CLAC)"
+echo "  warnings identical: $(c '^w-ok') / $m; ORC identical: $(c ' orc-ok ') / $m"
+echo "  objtool 6.1's warnings there: $(wc -l < "$OUT/mutation-warnings.txt") lines, by kind:"
+sed 's/.*: warning: objtool: [^ ]*: //' "$OUT/mutation-warnings.txt" | sed 's/call to .*() with/call to X() with/' \
+  | sort | uniq -c | sort -rn | sed 's/^/    /'
+echo "results: $OUT/mutation-results.txt; differences: $OUT/mutation-mismatches.txt"

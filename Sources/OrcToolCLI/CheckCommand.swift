@@ -17,7 +17,22 @@ struct CheckCommand: ParsableCommand {
     abstract: "Validate the stack of every function and generate ORC (objtool 6.1's rules).")
 
   @Flag(help: "Generate ORC.") var orc = false
-  @Flag(help: "The object is part of a module (objtool 6.1 reads it only for --static-call).") var module = false
+  @Flag(help: "Indirect calls and jumps are warned about; .retpoline_sites lists the retpoline thunk calls.")
+  var retpoline = false
+  @Flag(help: "Plain returns are warned about; .return_sites lists the return thunk jumps.") var rethunk = false
+  @Flag(help: "A return or indirect jump must be followed by int3 (straight-line speculation).") var sls = false
+  @Flag(name: .customLong("static-call"), help: ".static_call_sites lists the static calls.") var staticCall = false
+  @Flag(help: "STAC/CLAC regions are validated for SMAP (objtool's --uaccess).") var uaccess = false
+  @Option(
+    name: .customLong("hacks"),
+    help: ArgumentHelp(
+      "Patch toolchain limitations: jump_label (static-key jumps objtool NOPs become NOPs), noinstr (instrumentation calls in noinstr code become NOPs).",
+      valueName: "jump_label,noinstr"))
+  var hacks: [String] = []
+  @Flag(
+    help:
+      "The object is part of a module (a missing static-call key is no error; .init.text is checked for retpolines).")
+  var module = false
   @Flag(help: "The object is linked from several units (else a multi-unit object is reported, as objtool does).")
   var link = false
   @Flag(help: "After each warning on a path, how validation got there (objtool's --backtrace).")
@@ -29,11 +44,6 @@ struct CheckCommand: ParsableCommand {
   @Flag(name: .customLong("print-orc"), help: "Print the generated ORC in objtool's --dump=orc text.") var printORC =
     false
   @Flag(name: .customLong("no-unreachable"), help: "Skip the unreachable-instruction check.") var noUnreachable = false
-  @Flag(help: "Validate STAC/CLAC regions for SMAP (objtool's --uaccess).") var uaccess = false
-  @Option(
-    name: .customLong("hacks"),
-    help: ArgumentHelp("Patch toolchain limitations (objtool's --hacks; 'noinstr' so far).", valueName: "noinstr"))
-  var hacks: [String] = []
   @Option(
     name: .customLong("disas"),
     help: ArgumentHelp(
@@ -47,11 +57,6 @@ struct CheckCommand: ParsableCommand {
 
   func validate() throws {
     if !orc && printORC { throw ValidationError("--print-orc needs --orc") }
-    for h in hacks {
-      let parsed = Hacks(h)
-      if parsed.jumpLabel { throw ValidationError("--hacks=jump_label is not supported yet (only --hacks=noinstr)") }
-      if !parsed.noinstr { throw ValidationError("--hacks=\(h): objtool's hacks are jump_label and noinstr") }
-    }
     if disas != nil && format == .json {
       throw ValidationError("--disas prints text; for JSON use: orctool disas --format json PATTERN FILE")
     }
@@ -60,18 +65,28 @@ struct CheckCommand: ParsableCommand {
 
   func run() throws {
     var options = CheckOptions()
-    options.orc = orc
-    options.stackValidation = stackval
+    options.actions.validateFunctions = true
+    options.actions.orc = orc
+    options.actions.stackValidation = stackval
+    options.actions.retpoline = retpoline
+    options.actions.rethunk = rethunk
+    options.actions.sls = sls
+    options.actions.staticCall = staticCall
+    options.actions.uaccess = uaccess
+    options.actions.noUnreachable = noUnreachable
+    options.actions.module = module
+    for h in hacks {
+      if let refused = options.addHacks(h) {
+        throw ValidationError("--hacks=\(refused): objtool's hacks are jump_label and noinstr")
+      }
+    }
     options.dryRun = dryRun
     options.backup = backup
-    options.noUnreachable = noUnreachable
     options.printORC = printORC
     options.json = format == .json
-    options.module = module
     options.link = link
     options.backtrace = backtrace
     options.disas = disas.map(disasPatterns) ?? []
-    options.actions = CheckActions(uaccess: uaccess, hackNoinstr: !hacks.isEmpty)
     options.generation = generation.forced
     options.jobs = jobs ?? defaultJobs()
     let status = runCheck(file: file, options)
@@ -79,18 +94,15 @@ struct CheckCommand: ParsableCommand {
   }
 }
 
-/// What objtool's `check` is asked to do (`struct opts` of tools/objtool/builtin-check.c, the part done so far).
+/// What objtool's `check` is asked to do (`struct opts` of tools/objtool/builtin-check.c,
+/// the part done so far): the actions ``Check`` carries out, and how the results are shown.
 struct CheckOptions {
-  var orc = false
-  var stackValidation = false
+  /// The actions (`--orc`, `--retpoline`, …) and `--module`, `--link`, `--no-unreachable`.
+  var actions = CheckActions()
   var dryRun = false
   var backup = false
-  var noUnreachable = false
   var printORC = false
   var json = false
-  /// `--module`: objtool 6.1 reads it only for `--static-call` (a module's static-call
-  /// keys may be unexported); it changes nothing the actions done so far do.
-  var module = false
   /// `--link`: the object is linked from several units. Without it, objtool 6.1 says
   /// "Linked object detected, forcing --link" for an object with several `STT_FILE` symbols.
   var link = false
@@ -102,15 +114,29 @@ struct CheckOptions {
   /// `--disas=PATTERN`: the functions whose names match these globs, disassembled on
   /// standard output after the warnings, with their CFI and ORC.
   var disas: [String] = []
-  /// `--uaccess`, `--hacks=noinstr`: what the passes and validation do differently.
-  var actions = CheckActions()
-  /// Whether the functions are validated: always for `orctool check`; on objtool's command
-  /// line only for `--orc`, `--stackval` and `--uaccess` (`check()`), not `--hacks` alone.
-  var validate = true
   /// objtool's exit status: objtool 6.1 and 6.12 exit 0 after a fatal warning (check.c:
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
   var objtoolExitStatus = false
+
+  /// The `--hacks` values done so far (objtool's `parse_hacks()` takes a comma-separated list;
+  /// no value means every hack).
+  static let hacksDone: Set<String> = ["jump_label", "noinstr"]
+  /// objtool 6.1's hacks (`--hacks=jump_label,noinstr`).
+  static let hacksKnown: Set<String> = ["jump_label", "noinstr"]
+
+  /// Takes one `--hacks` value (nil: `--hacks` alone, every hack); the name of a hack
+  /// not done yet, if the value asks for one, or the value when it names none
+  /// (`parse_hacks()` fails then).
+  mutating func addHacks(_ value: String?) -> String? {
+    // parse_hacks() looks for each name with strstr().
+    let asked = value.map { v in Self.hacksKnown.filter { v.contains($0) } } ?? Self.hacksKnown
+    if asked.isEmpty { return value ?? "" }
+    if let refused = asked.subtracting(Self.hacksDone).sorted().first { return refused }
+    if asked.contains("jump_label") { actions.hackJumpLabel = true }
+    if asked.contains("noinstr") { actions.hackNoinstr = true }
+    return nil
+  }
 }
 
 /// objtool's `has_multiple_files()`: more than one `STT_FILE` symbol.
@@ -123,10 +149,10 @@ func hasMultipleFiles(_ program: Program) throws(ELFError) -> Bool {
   return false
 }
 
-/// Validates `file` and (with `orc`) writes its ORC, printing the diagnostics in
-/// objtool's format (or JSON); returns the exit status. Shared by `orctool check`
-/// and objtool's own command line (which parses its flags by hand: start-up time
-/// counts when kbuild runs it once per object).
+/// Validates `file` and writes what the actions create (ORC, the call-site sections, the
+/// `--hacks` rewrites) into it, printing the diagnostics in objtool's format (or JSON);
+/// returns the exit status. Shared by `orctool check` and objtool's own command line
+/// (which parses its flags by hand: start-up time counts when kbuild runs it once per object).
 func runCheck(file: String, _ options: CheckOptions) -> Int32 {
   func report(_ e: ELFError) {
     if case .objtool = e.kind {
@@ -139,7 +165,12 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
       printError(e.description)
     }
   }
-  let validated = Result(catching: { () throws(ELFError) -> (Validator, ORCLayout) in
+  func failure(_ e: ELFError) -> Int32 {
+    report(e)
+    if case .objtool = e.kind, options.objtoolExitStatus { return 0 }
+    return 1
+  }
+  let opened = Result(catching: { () throws(ELFError) -> (Program, KernelGeneration, Bool) in
     let elf = try ELFFile(path: file)
     let generation = try resolveGeneration(forced: options.generation, for: elf)
     let program = try Program(file: elf)
@@ -148,68 +179,67 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
       writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))
       link = true
     }
-    let graph = try ControlFlowGraph(
-      program: program, generation: generation, jobs: options.jobs, actions: options.actions)
-    let v = Validator(
-      graph: graph, stackValidation: options.stackValidation,
-      recordPaths: options.backtrace || options.json)
-    v.link = link
-    if options.validate {
-      v.run(noUnreachable: options.noUnreachable)
-    }
-    return (v, ORCLayout.of(generation))
+    return (program, generation, link)
   })
-  func failure(_ e: ELFError) -> Int32 {
-    report(e)
-    if case .objtool = e.kind, options.objtoolExitStatus { return 0 }
+  guard case .success(let (program, generation, link)) = opened else {
+    if case .failure(let e) = opened { return failure(e) }
     return 1
   }
-  guard case .success(let (v, layout)) = validated else {
-    if case .failure(let e) = validated { return failure(e) }
-    return 1
+  // objtool_open_read(): the backup is made when the object is opened, whatever follows.
+  if options.backup {
+    let backup = Result(catching: { () throws(ELFError) in
+      try replaceFile(atPath: file + ".orig", with: [UInt8](program.file.source.bytes))
+    })
+    if case .failure(let e) = backup { return failure(e) }
+  }
+  var actions = options.actions
+  actions.link = link
+  actions.recordPaths = options.backtrace || options.json
+  let outcome = Check.run(program: program, generation: generation, actions: actions, jobs: options.jobs)
+  let elf = program.file
+  /// Writes the edits (objtool writes whatever changed, even when the check stopped).
+  func write() -> ELFError? {
+    guard !options.dryRun, outcome.edits.changes(elf) else { return nil }
+    let written = Result(catching: { () throws(ELFError) in
+      try replaceFile(atPath: file, with: try outcome.edits.bytes(of: elf))
+    })
+    if case .failure(let e) = written { return e }
+    return nil
+  }
+  if let e = outcome.failure {
+    let status = failure(e)
+    if let w = write() { return failure(w) }
+    return status
   }
   if options.json {
-    emitJSON(file: file, v.diagnostics)
+    emitJSON(file: file, outcome.diagnostics)
   } else {
     // objtool's own format, unprefixed, so that its consumers read ours.
-    let text = v.diagnostics.map { d in
+    let text = outcome.diagnostics.map { d in
       ([d.objtoolText] + (options.backtrace ? Validator.backtrace(d) : [])).map {
         "\(file): warning: objtool: \($0)\n"
       }.joined()
     }.joined()
     writeStandardError(Array(text.utf8))
   }
-  if !options.disas.isEmpty {
+  let layout = ORCLayout.of(generation)
+  if !options.disas.isEmpty, let v = outcome.validator {
     let functions = v.disassembly(matching: options.disas, layout: layout)
     if functions.isEmpty {
       writeStandardError(Array("\(file): no function matches --disas=\(options.disas.joined(separator: ","))\n".utf8))
     }
     writeStandardOutput(Array(Validator.disassemblyText(functions).utf8))
   }
-  let elf = v.graph.program.file
-  let edits = v.graph.edits
-  let entries = options.orc ? v.orcEntries(layout: layout) : []
   if options.printORC {
     var out: [UInt8] = []
-    for (s, o, e) in entries {
+    for (s, o, e) in outcome.orcEntries {
       out += Array("\(elf.sections[s].name)+\(String(o, radix: 16)):".utf8)
       ORCDump.appendEntry(e, layout: layout, to: &out)
     }
     writeStandardOutput(out)
   }
-  guard !options.dryRun, !entries.isEmpty || !edits.isEmpty else { return 0 }
-  let written = Result(catching: { () throws(ELFError) in
-    // What objtool wrote into the object while reading it (--hacks=noinstr), then the ORC.
-    var bytes = try elf.applying(edits)
-    if !entries.isEmpty {
-      let edited = edits.isEmpty ? elf : try ELFFile(source: MappedFile(copying: bytes, path: file))
-      bytes = try ORCWriter.bytes(of: edited, entries: entries, layout: layout)
-    }
-    if options.backup { try replaceFile(atPath: file + ".orig", with: [UInt8](elf.source.bytes)) }
-    try replaceFile(atPath: file, with: bytes)
-  })
-  if case .failure(let e) = written { return failure(e) }
-  return 0
+  if let w = write() { return failure(w) }
+  return outcome.stopped && !options.objtoolExitStatus ? 1 : 0
 }
 
 /// One JSON object per diagnostic: `file`, `kind`, `location` (objtool's `func+0xoff`,

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Kernel
-import Program
 
 /// objtool's own command line (`objtool <actions> [<options>] file.o`), so
 /// that anything that runs objtool can run orctool.
@@ -74,10 +73,17 @@ struct ObjtoolCommand: ParsableCommand {
     return (file, forced)
   }
 
-  /// objtool actions and options `orctool check` carries out.
+  /// objtool actions and options `orctool check` carries out (`--hacks` only with the
+  /// values `CheckOptions.hacksDone` lists).
   static let checkOptions: Set<String> = [
     "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
-    "--stackval", "--backtrace", "--disas", "--uaccess", "--hacks",
+    "--stackval", "--backtrace", "--disas", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks",
+    "--uaccess",
+  ]
+
+  /// The objtool actions that start a check (with `--dump`, the other command).
+  static let checkActions: Set<String> = [
+    "--orc", "--stackval", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks", "--uaccess",
   ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
@@ -85,8 +91,7 @@ struct ObjtoolCommand: ParsableCommand {
     let names = arguments.filter { $0.hasPrefix("--") }.map {
       $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0
     }
-    let hacks = Hacks.requested(in: arguments)
-    if names.contains("--orc") || names.contains("--stackval") || names.contains("--uaccess") || !hacks.isEmpty {
+    if names.contains(where: checkActions.contains) {
       // Stack validation (and ORC): objtool's check actions.
       if let refused = names.first(where: {
         !checkOptions.contains($0) && $0 != "--generation" && objtoolOptions.contains($0)
@@ -96,19 +101,11 @@ struct ObjtoolCommand: ParsableCommand {
         )
         terminate(1)
       }
-      // --hacks=noinstr is done; --hacks=jump_label (or a bare --hacks, which means both) not yet.
-      if hacks.contains(where: \.jumpLabel) {
-        printError("objtool option --hacks=jump_label is not supported yet (--hacks=noinstr is)")
-        terminate(1)
-      }
-      if hacks.contains(where: { !$0.jumpLabel && !$0.noinstr }) {
-        printError("objtool option --hacks takes jump_label and/or noinstr")
-        terminate(129)
-      }
       var files: [String] = []
       var generation: KernelGeneration? = nil
       var jobs = defaultJobs()
       var disas: [String] = []
+      var options = CheckOptions()
       var i = 0
       var usable = true
       while i < arguments.count {
@@ -123,8 +120,11 @@ struct ObjtoolCommand: ParsableCommand {
           i += 1
         } else if a.hasPrefix("--disas=") {
           disas += disasPatterns(String(a.dropFirst(8)))
-        } else if a.hasPrefix("--hacks=") {
-          // Read above.
+        } else if a == "--hacks" || a.hasPrefix("--hacks=") {
+          if let refused = options.addHacks(a == "--hacks" ? nil : String(a.dropFirst("--hacks=".count))) {
+            printError("objtool option --hacks=\(refused): objtool's hacks are jump_label and noinstr")
+            terminate(1)
+          }
         } else if !a.hasPrefix("-") {
           files.append(a)
         } else if !checkOptions.contains(a) {
@@ -136,20 +136,20 @@ struct ObjtoolCommand: ParsableCommand {
         CheckCommand.main(arguments.filter { $0 != "--stackval" })
         terminate(0)
       }
-      var options = CheckOptions()
-      options.orc = names.contains("--orc")
-      options.stackValidation = names.contains("--stackval")
+      options.actions.orc = names.contains("--orc")
+      options.actions.stackValidation = names.contains("--stackval")
+      options.actions.retpoline = names.contains("--retpoline")
+      options.actions.rethunk = names.contains("--rethunk")
+      options.actions.sls = names.contains("--sls")
+      options.actions.staticCall = names.contains("--static-call")
+      options.actions.uaccess = names.contains("--uaccess")
+      options.actions.noUnreachable = names.contains("--no-unreachable")
+      options.actions.module = names.contains("--module")
       options.dryRun = names.contains("--dry-run")
       options.backup = names.contains("--backup")
-      options.noUnreachable = names.contains("--no-unreachable")
-      options.module = names.contains("--module")
       options.link = names.contains("--link")
       options.backtrace = names.contains("--backtrace")
       options.disas = disas
-      // check(): only --stackval, --orc and --uaccess validate the functions.
-      options.validate = options.orc || options.stackValidation || names.contains("--uaccess")
-      options.actions = CheckActions(
-        uaccess: names.contains("--uaccess"), hackNoinstr: hacks.contains(where: \.noinstr))
       options.generation = generation
       options.jobs = jobs
       options.objtoolExitStatus = true
@@ -172,7 +172,7 @@ struct ObjtoolCommand: ParsableCommand {
       let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
       if a.hasPrefix("--"), name != "--dump", name != "--generation", objtoolOptions.contains(name) {
         printError(
-          "objtool option \(name) is not supported yet (only --dump=orc, and --orc/--stackval with \(checkOptions.sorted().joined(separator: " ")))"
+          "objtool option \(name) is not supported yet (only --dump=orc, and the check with \(checkOptions.sorted().joined(separator: " ")))"
         )
         terminate(1)
       }

@@ -12,8 +12,6 @@ public final class ControlFlowGraph: Sendable {
   public let generation: KernelGeneration
   /// The check rules of that generation.
   public let rules: CheckRules
-  /// The objtool actions the program was read for (`--uaccess`, `--hacks=noinstr`).
-  public let actions: CheckActions
   /// The instructions, fake NOPs of alternative groups included.
   public let table: InstructionTable
   /// Each instruction's type once the passes have classified it (a call through a
@@ -55,24 +53,59 @@ public final class ControlFlowGraph: Sendable {
   public let hasOverride: [Bool]
   /// Warnings found while reading the object (objtool prints them and goes on).
   public let readWarnings: [Diagnostic]
+  /// The global symbols objtool treats specially (`classify_symbols()`).
+  public let classes: SymbolClasses
+  /// The call sites objtool lists for `.static_call_sites`, `.retpoline_sites` and `.return_sites`.
+  public let callSites: CallSites
+  /// `insn->retpoline_safe`: calls and jumps through a thunk, and the instructions
+  /// `.discard.retpoline_safe` lists; the retpoline, rethunk and SLS checks skip them.
+  public let retpolineSafe: Set<Int>
+  /// Static-key sites `--hacks=jump_label` turned into NOPs.
+  public let noppedStaticKeys: [Int]
+  /// Calls from noinstr code to instrumentation `--hacks=noinstr` turned into NOPs (tail calls into returns).
+  public let profilingCalls: [Int: InsnType]
   /// The symbols that may be called with UACCESS enabled (`--uaccess`).
   public let uaccessSafe: UaccessSafeFunctions
-  /// Calls from noinstr code to instrumentation, turned into NOPs (`--hacks=noinstr`).
-  public let profilingCalls: ProfilingCalls?
-  /// What reading the object writes into it in place (objtool's `elf_write_insn()` and
-  /// `elf_write_reloc()` while it decodes): the `--hacks=noinstr` rewrites.
-  public var edits: [InPlaceEdit] { profilingCalls?.edits ?? [] }
+  /// What the passes were asked to do.
+  public let options: Options
+
+  /// What the passes are asked to do besides reading the object (objtool's `--hacks`).
+  public struct Options: Sendable, Hashable {
+    /// `--hacks=jump_label`: static-key `jmp`s marked for it become NOPs (`handle_jump_alt()`).
+    public var hackJumpLabel = false
+    /// `--hacks=noinstr`: calls from noinstr code to instrumentation become NOPs (``ProfilingCalls``).
+    public var hackNoinstr = false
+    /// `--uaccess`: the `X86_FEATURE_SMAP` alternatives are followed instead of their
+    /// original (``AlternativeGroups``), the uaccess-safe functions marked
+    /// (``UaccessSafeFunctions``), and validation follows STAC/CLAC.
+    public var uaccess = false
+    public init(hackJumpLabel: Bool = false, hackNoinstr: Bool = false, uaccess: Bool = false) {
+      self.hackJumpLabel = hackJumpLabel
+      self.hackNoinstr = hackNoinstr
+      self.uaccess = uaccess
+    }
+  }
 
   /// Decodes `program`'s code (`jobs` threads) and runs every pass, reading the
-  /// kernel formats of `generation`, for objtool's `actions`.
-  public init(program: Program, generation: KernelGeneration, jobs: Int = 1, actions: CheckActions = CheckActions())
-    throws(ELFError)
-  {
+  /// kernel formats of `generation`.
+  public convenience init(program: Program, generation: KernelGeneration, jobs: Int = 1) throws(ELFError) {
+    var rewrites = CodeRewrites()
+    try self.init(program: program, generation: generation, jobs: jobs, options: Options(), rewrites: &rewrites)
+  }
+
+  /// Decodes `program`'s code (`jobs` threads) and runs every pass with `options`,
+  /// reading the kernel formats of `generation`. What the passes rewrite in the code
+  /// is added to `rewrites` as they go, so that a pass that stops the check later
+  /// leaves the earlier rewrites there (objtool writes them all the same).
+  public init(
+    program: Program, generation: KernelGeneration, jobs: Int = 1, options: Options,
+    rewrites: inout CodeRewrites
+  ) throws(ELFError) {
     self.program = program
     self.generation = generation
     let rules = CheckRules.of(generation)
     self.rules = rules
-    self.actions = actions
+    self.options = options
     let functions = program.functions
     let decoded = try InstructionTable.decode(program, jobs: jobs)
 
@@ -84,17 +117,21 @@ public final class ControlFlowGraph: Sendable {
     let nameColdChild = JumpDestinations.coldChildren(parent: byName, functions: functions)
 
     let ignoredFunctions = try IgnoredFunctions(program: program, table: decoded, coldChild: nameColdChild)
-    uaccessSafe = try UaccessSafeFunctions(program: program, generation: generation, enabled: actions.uaccess)
     ignoreAlternatives = try IgnoredAlternatives(program: program, table: decoded).sites
+    uaccessSafe = try UaccessSafeFunctions(program: program, generation: generation, enabled: options.uaccess)
+    let classes = try SymbolClasses(program: program)
     let groups = try AlternativeGroups(
-      program: program, table: decoded, generation: generation, uaccess: actions.uaccess)
-    let table = groups.table
-    let staticKeys = try StaticKeyPaths(program: program, table: table)
+      program: program, table: decoded, generation: generation, uaccess: options.uaccess)
+    var table = groups.table
+    let staticKeys = try StaticKeyPaths(
+      program: program, table: table, hackJumpLabel: options.hackJumpLabel, rewrites: &rewrites)
+    for i in staticKeys.nopped { table.type[i] = .nop }
     let exceptions = try ExceptionPaths(program: program, table: table)
-    let jumps = try JumpDestinations(program: program, table: table, preset: groups.jumpDest, parent: byName)
+    let jumps = try JumpDestinations(
+      program: program, table: table, preset: groups.jumpDest, parent: byName, classes: classes)
     let intra = try IntraFunctionCalls(program: program, table: table)
     let calls = try CallDestinations(
-      program: program, table: table, skip: intra.jumpDest, ignored: ignoredFunctions.instructions)
+      program: program, table: table, skip: intra.jumpDest, classes: classes, ignored: ignoredFunctions.instructions)
     let deadEnds = try DeadEnds(program: program, table: table)
 
     var type = table.type
@@ -112,11 +149,13 @@ public final class ControlFlowGraph: Sendable {
       if calls.retpolineCalls.contains(i) { type[i] = .callDynamic }
       callDest[i] = calls.callDest[i]
     }
-    profilingCalls =
-      actions.hackNoinstr
-      ? try ProfilingCalls(program: program, table: table, calls: calls.callDest, siblingCalls: jumps.siblingCalls)
-      : nil
-    for (i, t) in profilingCalls?.retyped ?? [:] {
+    let profiling =
+      options.hackNoinstr
+      ? try ProfilingCalls(
+        program: program, table: table, classes: classes, jumps: jumps, calls: calls, rewrites: &rewrites
+      ).retyped
+      : [:]
+    for (i, t) in profiling {
       type[i] = t
       callDest[i] = nil
     }
@@ -124,6 +163,7 @@ public final class ControlFlowGraph: Sendable {
       program: program, table: table, type: type, jumpDest: jumpDest,
       parent: jumps.parent, coldChild: jumps.coldChild)
     let hints = try UnwindHints(program: program, table: table, generation: generation)
+    let retpolineHints = try RetpolineSafeHints(program: program, table: table, type: type)
 
     var alts: [Int: [Int]] = groups.streams
     var altKinds: [Int: [PathKind]] = groups.streams.mapValues { $0.map { _ in .alternative } }
@@ -156,6 +196,13 @@ public final class ControlFlowGraph: Sendable {
     self.ignoreUnreachables = jumpTables.ignoreUnreachables
     self.hints = hints
     self.readWarnings = groups.warnings
+    self.classes = classes
+    self.callSites = CallSites(program: program, table: table, classes: classes, jumps: jumps, calls: calls)
+    // A tail call turned into `ret; int3` is retpoline_safe too (no SLS or rethunk warning).
+    self.retpolineSafe = retpolineHints.instructions.union(jumps.retyped.keys).union(calls.retpolineCalls)
+      .union(profiling.filter { $0.value == .return }.keys)
+    self.profilingCalls = profiling
+    self.noppedStaticKeys = staticKeys.nopped
     var isHint = [Bool](repeating: false, count: table.count)
     for i in hints.hinted { isHint[i] = true }
     self.isHint = isHint

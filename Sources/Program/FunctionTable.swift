@@ -20,6 +20,9 @@ public struct FunctionTable: Sendable {
   let firstAt: [SectionPlace: Int]
   /// Function ids by symbol-table index.
   let bySymbol: [Int: Int]
+  /// Per section, the sized symbols that are no function (asm `SYM_CODE` labels, objects),
+  /// by offset, size and index: what `offstr()` names a place by when no function covers it.
+  let labels: [Int: [(offset: UInt64, size: UInt64, symbol: Int)]]
 
   /// Reads the function symbols of `file` (empty without a symbol table).
   public init(file: ELFFile) throws(ELFError) {
@@ -30,6 +33,7 @@ public struct FunctionTable: Sendable {
     self.symbols = symbols
     let linked = file.fileType != .relocatable
     var functions: [Function] = []
+    var labels: [Int: [(offset: UInt64, size: UInt64, symbol: Int)]] = [:]
     var unit: Int? = nil
     for i in 0..<symbols.count {
       let s = try symbols.symbol(at: i)
@@ -37,7 +41,14 @@ public struct FunctionTable: Sendable {
         unit = i
         continue
       }
-      guard s.type == .function, s.isDefined else { continue }
+      if s.type != .function {
+        if s.type != .section, s.isDefined, s.size > 0, s.sectionIndex < file.sections.count {
+          let offset = linked ? s.value &- file.sections[s.sectionIndex].address : s.value
+          labels[s.sectionIndex, default: []].append((offset, s.size, i))
+        }
+        continue
+      }
+      guard s.isDefined else { continue }
       let section = try file.section(at: s.sectionIndex, referencedAt: symbols.section.offset + UInt64(i * 24) + 6)
       let offset = linked ? s.value &- section.address : s.value
       functions.append(
@@ -47,6 +58,7 @@ public struct FunctionTable: Sendable {
           unit: s.binding == .local ? unit : nil))
     }
     self.functions = functions
+    self.labels = labels.mapValues { $0.sorted { ($0.offset, $0.size, $0.symbol) < ($1.offset, $1.size, $1.symbol) } }
     var bySection: [Int: [Int]] = [:]
     var byName: [String: [Int]] = [:]
     for f in functions {
@@ -128,11 +140,17 @@ public struct FunctionTable: Sendable {
     return nil
   }
 
-  /// objtool's `offstr()`: `func+0xoff` when a function covers the place, else `section+0xoff`.
-  /// The one formatter of places in the program.
+  /// objtool's `offstr()`: `func+0xoff` when a function covers the place, else
+  /// `sym+0xoff` when another sized symbol does (`find_symbol_containing()`: the first by
+  /// offset, then size), else `section+0xoff`. The one formatter of places in the program.
   public func offstr(section: Int, offset: UInt64) -> String {
     if let f = function(containing: offset, in: section) {
       return "\(f.name)+0x\(String(offset &- f.offset, radix: 16))"
+    }
+    if let l = labels[section]?.first(where: { $0.offset <= offset && offset &- $0.offset < $0.size }),
+      let name = try? symbols.name(of: try symbols.symbol(at: l.symbol))
+    {
+      return "\(name)+0x\(String(offset &- l.offset, radix: 16))"
     }
     let name = section >= 0 && section < file.sections.count ? file.sections[section].name : "?"
     return "\(name)+0x\(String(offset, radix: 16))"

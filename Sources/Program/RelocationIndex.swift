@@ -5,11 +5,14 @@ import ELF
 public struct RelocationIndex: Sendable {
   /// Per code section: its relocations in offset order (file order among equal offsets).
   let bySection: [Int: [Relocation]]
+  /// Per code section, parallel to `bySection`: each relocation's `.rela` section and entry index.
+  let entries: [Int: [(relocationSection: Int32, index: Int32)]]
 
   /// The index of an object's relocations against its executable sections (empty for a
   /// linked image: its branches are resolved, and `--emit-relocs` copies are not needed).
   public init(file: ELFFile) throws(ELFError) {
     var bySection: [Int: [Relocation]] = [:]
+    var entries: [Int: [(relocationSection: Int32, index: Int32)]] = [:]
     for s in file.sections where s.type == .rela && file.fileType == .relocatable {
       let target = Int(s.info)
       guard target < file.sections.count, file.sections[target].flags.contains(.execInstr) else { continue }
@@ -17,8 +20,10 @@ public struct RelocationIndex: Sendable {
       // The assembler writes relocations in fixup order, which is not always ascending.
       let order = (0..<table.count).sorted { (table[$0].offset, $0) < (table[$1].offset, $1) }
       bySection[target, default: []] += order.map { table[$0] }
+      entries[target, default: []] += order.map { (Int32(s.index), Int32($0)) }
     }
     self.bySection = bySection
+    self.entries = entries
   }
 
   /// The first relocation whose offset lies in `range` of `section` (`insn_reloc()`: the
@@ -27,6 +32,15 @@ public struct RelocationIndex: Sendable {
     guard let rels = bySection[section] else { return nil }
     let k = rels.partitioningIndex { $0.offset >= range.lowerBound }
     return k < rels.count && rels[k].offset < range.upperBound ? rels[k] : nil
+  }
+
+  /// Where the relocation `first(in:_:)` finds is stored: its `.rela` section and entry index
+  /// (what `elf_write_reloc()` rewrites).
+  public func firstEntry(in section: Int, _ range: Range<UInt64>) -> (relocationSection: Int, index: Int)? {
+    guard let rels = bySection[section], let places = entries[section] else { return nil }
+    let k = rels.partitioningIndex { $0.offset >= range.lowerBound }
+    guard k < rels.count && rels[k].offset < range.upperBound else { return nil }
+    return (Int(places[k].relocationSection), Int(places[k].index))
   }
 
   /// The relocation at exactly `offset` of `section`.

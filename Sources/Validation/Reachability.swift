@@ -107,7 +107,7 @@ extension Validator {
     if link && fn < 0 { return ignoreInHole(i) }
     guard fn >= 0 else { return false }
     // Static call trampolines (`__SCT__*`, classify_symbols()).
-    if g.program.functions.functions[fn].name.hasPrefix("__SCT__") { return true }
+    if g.classes[g.program.functions.functions[fn].symbolIndex].contains(.staticCallTrampoline) { return true }
     if i > 0 {
       let prev = i - 1
       if g.isDeadEnd(prev) {

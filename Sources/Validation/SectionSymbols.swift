@@ -9,11 +9,14 @@ import ELF
 enum SectionSymbols {
   static let entrySize = 24
 
-  /// The new symbol index of each section in `sections`, and the rewritten symbol
-  /// table (and `.symtab_shndx`) and relocation sections.
-  static func create(for sections: [Int], in file: ELFFile, symtab: Section) throws(ELFError) -> (
-    symbols: [Int: Int], replacements: [SectionReplacement]
-  ) {
+  /// The new symbol index of each section in `sections`, where each moved symbol went
+  /// (by its old index), and the rewritten symbol table (and `.symtab_shndx`) and
+  /// relocation sections. `contents` gives a section's bytes where they differ from the
+  /// file's (relocations already voided); such a relocation section is among the
+  /// replacements whether or not a symbol it names moved.
+  static func create(
+    for sections: [Int], in file: ELFFile, symtab: Section, contents overrides: [Int: [UInt8]] = [:]
+  ) throws(ELFError) -> (symbols: [Int: Int], moved: [Int: Int], replacements: [SectionReplacement]) {
     var table = [UInt8](file.contents(of: symtab).bytes)
     guard table.count % entrySize == 0 else {
       throw ELFError(
@@ -71,10 +74,10 @@ enum SectionSymbols {
     var replacements = [SectionReplacement(index: symtab.index, data: table, info: UInt32(firstNonLocal))]
     if let s = shndxSection, let data = shndx { replacements.append(SectionReplacement(index: s.index, data: data)) }
     // Relocations naming a moved symbol follow it.
-    guard !moved.isEmpty else { return (made, replacements) }
     for s in file.sections where s.type == .rela && Int(s.link) == symtab.index {
-      var data = [UInt8](file.contents(of: s).bytes)
-      var changed = false
+      if moved.isEmpty && overrides[s.index] == nil { continue }
+      var data = overrides[s.index] ?? [UInt8](file.contents(of: s).bytes)
+      var changed = overrides[s.index] != nil
       var o = 0
       while o + 24 <= data.count {
         let info = data[(o + 8)..<(o + 16)].enumerated().reduce(UInt64(0)) {
@@ -89,6 +92,6 @@ enum SectionSymbols {
       }
       if changed { replacements.append(SectionReplacement(index: s.index, data: data)) }
     }
-    return (made, replacements)
+    return (made, moved, replacements)
   }
 }

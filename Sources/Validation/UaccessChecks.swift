@@ -60,14 +60,14 @@ extension Validator {
   func updateFlags(_ i: Int, function fn: Int, _ flags: inout InsnFlags) -> Bool {
     switch graph.type[i] {
     case .stac:
-      guard graph.actions.uaccess else { return true }
+      guard graph.options.uaccess else { return true }
       if flags.uaccess {
         warn(i, "recursive UACCESS enable")
         return false
       }
       flags.uaccess = true
     case .clac:
-      guard graph.actions.uaccess else { return true }
+      guard graph.options.uaccess else { return true }
       if !flags.uaccess && fn >= 0 {
         warn(i, "redundant UACCESS disable")
         return false

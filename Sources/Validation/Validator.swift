@@ -104,19 +104,21 @@ public final class Validator {
 
   /// Validates every function, then (when that found nothing) reachability,
   /// on a thread with a large stack (path following recurses at every branch).
-  public func run(noUnreachable: Bool = false) {
-    runOnLargeStack { self.runOnThisThread(noUnreachable: noUnreachable) }
+  /// `priorWarnings` counts what the check warned about before (objtool's `warnings`,
+  /// `validate_retpoline()`'s among them): any skips the reachability check too.
+  public func run(noUnreachable: Bool = false, priorWarnings: Int = 0) {
+    runOnLargeStack { self.runOnThisThread(noUnreachable: noUnreachable, priorWarnings: priorWarnings) }
   }
 
   /// The deepest branch nesting followed before giving up on a path.
   public static let maximumDepth = 200_000
   var depth = 0
 
-  func runOnThisThread(noUnreachable: Bool) {
+  func runOnThisThread(noUnreachable: Bool, priorWarnings: Int = 0) {
     let g = graph
     let t = g.table
     let functions = g.program.functions
-    var count = 0
+    var count = priorWarnings
     for (s, _) in t.codeSections {
       let funcs = functions.functions.filter { $0.section == s }
         .sorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
@@ -130,7 +132,7 @@ public final class Validator {
           let start = t.instruction(in: f.section, at: f.offset), visited[start] == 0, !g.ignored[start]
         else { continue }
         // validate_symbol(): with --uaccess a uaccess-safe function starts with UACCESS enabled.
-        let flags = InsnFlags(uaccess: g.actions.uaccess && isUaccessSafe(f.id))
+        let flags = InsnFlags(uaccess: g.options.uaccess && isUaccessSafe(f.id))
         if validateBranch(function: f.id, from: start, state: .initialFunction, flags: flags, via: .functionEntry) {
           count += 1
         }
@@ -318,7 +320,7 @@ public final class Validator {
           return false
         }
       }
-      if g.actions.uaccess && g.alternatives.group[i] >= 0 && !applyUaccessStack(op, at: i, &flags) { return false }
+      if g.options.uaccess && g.alternatives.group[i] >= 0 && !applyUaccessStack(op, at: i, &flags) { return false }
     }
     return true
   }

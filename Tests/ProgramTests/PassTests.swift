@@ -227,7 +227,9 @@ struct BranchPassTests {
   func jumps() throws {
     let (p, t) = try load("jumps.S", source)
     let (f, g, cold) = (try fn(p, "f"), try fn(p, "g"), try fn(p, "f.cold"))
-    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let j = try JumpDestinations(
+      program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices),
+      classes: try SymbolClasses(program: p))
     #expect(j.jumpDest[0] == 2 && j.jumpDest[2] == 7)
     #expect(j.siblingCalls == [1: .function(g)])
     #expect(j.retyped == [6: .return, 7: .jumpDynamic])
@@ -237,7 +239,7 @@ struct BranchPassTests {
   @Test("add_call_destinations(): functions, undefined symbols, retpoline calls")
   func calls() throws {
     let (p, t) = try load("jumps.S", source)
-    let c = try CallDestinations(program: p, table: t, skip: [:])
+    let c = try CallDestinations(program: p, table: t, skip: [:], classes: try SymbolClasses(program: p))
     #expect(c.callDest == [3: .function(try fn(p, "f")), 4: .external("external")])
     #expect(c.retpolineCalls == [5])
   }
@@ -246,7 +248,7 @@ struct BranchPassTests {
   func unannotated() throws {
     let (p, t) = try load("intra2.S", ".text\n.type f, @function\nf: call 1f\n1: ret\n.size f, . - f\n")
     #expect(
-      stopMessage { _ = try CallDestinations(program: p, table: t, skip: [:]) }
+      stopMessage { _ = try CallDestinations(program: p, table: t, skip: [:], classes: try SymbolClasses(program: p)) }
         == "f+0x0: unannotated intra-function call")
   }
 
@@ -271,7 +273,9 @@ struct BranchPassTests {
       r: ret
       .size r, . - r
       """)
-    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let j = try JumpDestinations(
+      program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices),
+      classes: try SymbolClasses(program: p))
     let n = NoreturnFunctions(
       program: p, table: t, type: t.type, jumpDest: j.jumpDest, siblingCall: { _ in false },
       coldChild: [:], destinations: p.functions.functions.indices.map { .function($0) }, generation: .v6_1)
@@ -374,10 +378,128 @@ struct SpecialSectionPassTests {
       .section .rodata, "a"
       .Ltable: .quad 1b, 2b
       """)
-    let j = try JumpDestinations(program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices))
+    let j = try JumpDestinations(
+      program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices),
+      classes: try SymbolClasses(program: p))
     let tables = try JumpTables(
       program: p, table: t, type: t.type, jumpDest: j.jumpDest, parent: j.parent,
       coldChild: j.coldChild)
     #expect(tables.paths == [1: [2, 3]] && tables.jumps == [1] && !tables.ignoreUnreachables)
+  }
+}
+
+@Suite("objtool 6.1's call sites, symbol classes and --hacks=jump_label, pass by pass")
+struct CallSitePassTests {
+  @Test("classify_symbols(): only a global symbol is classified, by its name")
+  func classes() throws {
+    let (p, _) = try load(
+      "classes.S",
+      """
+      .text
+      .globl __SCT__g, __x86_indirect_thunk_rax
+      __SCT__g: ret
+      __SCT__l: ret
+      .weak __x86_return_thunk
+      __x86_return_thunk: ret
+      __x86_indirect_thunk_rax: ret
+      call __fentry__
+      call __sanitizer_cov_trace_pc
+      """)
+    var byName: [String: SymbolClass] = [:]
+    let classes = try SymbolClasses(program: p)
+    for (k, c) in classes.classes { byName[try p.symbols.name(of: try p.symbols.symbol(at: k))] = c }
+    #expect(
+      byName == [
+        "__SCT__g": .staticCallTrampoline, "__x86_indirect_thunk_rax": .retpolineThunk, "__fentry__": .fentry,
+        "__sanitizer_cov_trace_pc": .profilingFunction,
+      ])
+  }
+
+  @Test("handle_jump_alt() with --hacks=jump_label: a marked jmp is a NOP, its other way the target")
+  func jumpLabelHack() throws {
+    let (p, t) = try load(
+      "hack.S",
+      """
+      .text
+      .type f, @function
+      f: 1: jmp 3f
+      2: jmp 4f
+      nop
+      3: ret
+      .size f, . - f
+      .section .text.unlikely, "ax"
+      4: ret
+      .pushsection __jump_table, "aw"
+      .long 1b - ., 3b - .
+      .quad key + 2 - .
+      .long 2b - ., 4b - .
+      .quad key + 3 - .
+      .popsection
+      """)
+    var rewrites = CodeRewrites()
+    let hacked = try StaticKeyPaths(program: p, table: t, hackJumpLabel: true, rewrites: &rewrites)
+    let unlikely = try insn(p, t, 0, ".text.unlikely")
+    #expect(hacked.nopped == [0, 1])
+    #expect(hacked.paths == [0: [3], 1: [unlikely]])
+    let text = try #require(p.file.section(named: ".text")).index
+    #expect(
+      rewrites.instructions == [
+        .init(section: text, offset: 0, bytes: [0x66, 0x90]),
+        .init(section: text, offset: 2, bytes: [0x0f, 0x1f, 0x44, 0x00, 0x00]),
+      ])
+    // The 5-byte jmp to another section has a relocation: objtool makes it R_X86_64_NONE.
+    #expect(rewrites.voidedRelocations.map(\.index) == [0])
+    // Without the hack the jmps stay; their other way is the next instruction.
+    var none = CodeRewrites()
+    let plain = try StaticKeyPaths(program: p, table: t, hackJumpLabel: false, rewrites: &none)
+    #expect(plain.nopped.isEmpty && none.isEmpty && plain.paths == [0: [1], 1: [2]])
+  }
+
+  @Test("annotate_call_site(): sibling calls before calls, .altinstr_replacement not listed")
+  func listOrder() throws {
+    let (p, t) = try load(
+      "order.S",
+      """
+      .text
+      .globl f
+      .type f, @function
+      f: call __SCT__a
+      call __x86_indirect_thunk_rax
+      test %eax, %eax
+      jz 1f
+      jmp __x86_indirect_thunk_rcx
+      1: jmp __SCT__b
+      .size f, . - f
+      .section .altinstr_replacement, "ax"
+      call __x86_indirect_thunk_rdx
+      jmp __x86_return_thunk
+      """)
+    let classes = try SymbolClasses(program: p)
+    let jumps = try JumpDestinations(
+      program: p, table: t, preset: [:], parent: Array(p.functions.functions.indices), classes: classes)
+    let calls = try CallDestinations(program: p, table: t, skip: [:], classes: classes)
+    let sites = CallSites(program: p, table: t, classes: classes, jumps: jumps, calls: calls)
+    #expect(sites.staticCalls.map(\.instruction) == [5, 0] && sites.staticCalls.map(\.tail) == [true, false])
+    #expect(sites.retpolineCalls == [4, 1])
+    #expect(sites.returnThunks == [try insn(p, t, 5, ".altinstr_replacement")])
+  }
+
+  @Test("read_retpoline_hints(): an annotation on anything but an indirect branch, return or NOP stops the check")
+  func retpolineHint() throws {
+    let (p, t) = try load(
+      "hint.S",
+      """
+      .text
+      .type f, @function
+      f: 1: inc %eax
+      ret
+      .size f, . - f
+      .pushsection .discard.retpoline_safe
+      .quad 1b
+      .popsection
+      """)
+    #expect(
+      stopMessage { _ = try RetpolineSafeHints(program: p, table: t, type: t.type) }
+        == "f+0x0: retpoline_safe hint not an indirect jump/call/ret/nop")
   }
 }

@@ -7,49 +7,15 @@ import TestSupport
 import Testing
 import Validation
 
-/// Validates `path` as a 6.1 object for objtool's `actions`.
-func validate(_ path: String, actions: CheckActions) throws -> (Validator, ELFFile) {
+/// Validates `path` as a 6.1 object, with or without `--uaccess`.
+func validate(_ path: String, uaccess: Bool) throws -> (Validator, ELFFile) {
   let file = try ELFFile(path: path)
-  let graph = try ControlFlowGraph(program: try Program(file: file), generation: .v6_1, actions: actions)
+  var rewrites = CodeRewrites()
+  let graph = try ControlFlowGraph(
+    program: try Program(file: file), generation: .v6_1, options: .init(uaccess: uaccess), rewrites: &rewrites)
   let v = Validator(graph: graph)
   v.run()
   return (v, file)
-}
-
-/// kbuild's environment for objtool: the generation policy reads VERSION/PATCHLEVEL.
-let kbuild61 = ["VERSION": "6", "PATCHLEVEL": "1"]
-
-/// Runs objtool 6.1 and orctool (objtool's command line) with `arguments` on two copies
-/// of `object`: each one's warnings (paths replaced by X), ORC (objtool's dump) and
-/// code and relocation sections afterwards.
-func compareWithObjtool61(_ object: String, _ arguments: [String], objtool: String) throws -> (
-  ours: (warnings: String, orc: String, sections: [String: [UInt8]]),
-  theirs: (warnings: String, orc: String, sections: [String: [UInt8]])
-) {
-  let dir = try Fixtures.temporaryDirectory()
-  func one(_ tool: String, _ name: String) throws -> (String, String, [String: [UInt8]]) {
-    let copy = dir.appendingPathComponent(name).path
-    try FileManager.default.copyItem(atPath: object, toPath: copy)
-    let r = try Fixtures.run(tool, arguments + [copy], environment: kbuild61)
-    let dump = try Fixtures.run(objtool, ["--dump=orc", copy]).stdout
-    return (r.stderr.replacingOccurrences(of: copy, with: "X"), dump, try codeSections(copy))
-  }
-  let theirs = try one(objtool, "objtool.o")
-  let ours = try one(Fixtures.orctool, "orctool.o")
-  return ((ours.0, ours.1, ours.2), (theirs.0, theirs.1, theirs.2))
-}
-
-/// The bytes of each code section and of each code section's relocations.
-func codeSections(_ path: String) throws -> [String: [UInt8]] {
-  let file = try ELFFile(path: path)
-  var out: [String: [UInt8]] = [:]
-  for s in file.sections {
-    let code = s.flags.contains(.execInstr) && s.hasFileContents
-    let relocations =
-      s.type == .rela && Int(s.info) < file.sections.count && file.sections[Int(s.info)].flags.contains(.execInstr)
-    if code || relocations { out[s.name] = [UInt8](file.contents(of: s).bytes) }
-  }
-  return out
 }
 
 @Suite("--uaccess and the direction flag (objtool 6.1)")
@@ -75,14 +41,14 @@ struct UaccessTests {
   @Test("each UACCESS and DF warning, in objtool 6.1's words")
   func everyWarning() throws {
     let path = try Fixtures.assemble("uaccess.S")
-    let (v, _) = try validate(path, actions: CheckActions(uaccess: true))
+    let (v, _) = try validate(path, uaccess: true)
     #expect(v.diagnostics.map(\.objtoolText) == Self.uaccessWarnings)
   }
 
   @Test("without --uaccess only the DF rules apply, and SMAP alternatives are not followed")
   func withoutUaccess() throws {
     let path = try Fixtures.assemble("uaccess.S")
-    let (v, _) = try validate(path, actions: CheckActions())
+    let (v, _) = try validate(path, uaccess: false)
     #expect(
       v.diagnostics.map(\.objtoolText) == [
         "call_df+0x1: call to foo() with DF set", "return_df+0x1: return with DF set",
@@ -95,15 +61,15 @@ struct UaccessTests {
     // both_states: the jump reaches `call foo` first with UACCESS disabled; the path
     // through STAC reaches it again, enabled, and is followed on.
     let path = try Fixtures.assemble("uaccess.S")
-    let (v, _) = try validate(path, actions: CheckActions(uaccess: true))
+    let (v, _) = try validate(path, uaccess: true)
     #expect(v.diagnostics.contains { $0.objtoolText == "both_states+0x7: call to foo() with UACCESS enabled" })
   }
 
   @Test("with --uaccess the SMAP replacements' PUSHF/POPF shape the ORC of the original NOPs")
   func smapStreamsInORC() throws {
     let path = try Fixtures.assemble("uaccess.S")
-    let (on, file) = try validate(path, actions: CheckActions(uaccess: true))
-    let (off, _) = try validate(path, actions: CheckActions())
+    let (on, file) = try validate(path, uaccess: true)
+    let (off, _) = try validate(path, uaccess: false)
     // save_restore+0x4 (.text+0x56): after smap_save()'s PUSHF, 8 bytes deeper; +0xb after smap_restore()'s PUSH.
     let withUaccess = dump(on, file: file, generation: .v6_1)
     #expect(withUaccess.contains(".text+56: sp:sp+16 bp:(und) type:call end:0\n.text+57: sp:sp+8 bp:(und)"))
@@ -116,12 +82,13 @@ struct UaccessTests {
     .enabled(if: Corpus.current != nil), arguments: [["--orc"], ["--orc", "--uaccess"], ["--uaccess"]])
   func againstObjtool(_ arguments: [String]) throws {
     let corpus = try #require(Corpus.current)
-    let path = try Fixtures.assemble("uaccess.S")
-    let (ours, theirs) = try compareWithObjtool61(path, arguments, objtool: corpus.objtool61)
-    #expect(ours.warnings == theirs.warnings)
-    #expect(ours.orc == theirs.orc)
+    let r = try CallSiteTests.compare(try Fixtures.assemble("uaccess.S"), arguments, objtool: corpus.objtool61)
+    #expect(r.differences.isEmpty)
+    #expect(r.orctool == r.objtool)
     if arguments.contains("--uaccess") {
-      #expect(theirs.warnings == Self.uaccessWarnings.map { "X: warning: objtool: \($0)\n" }.joined())
+      // Twice: the second run meets the first's ORC when there is one.
+      let once = Self.uaccessWarnings.map { "OBJ: warning: objtool: \($0)\n" }.joined()
+      #expect(r.objtool.hasPrefix(once))
     }
   }
 }
@@ -136,13 +103,21 @@ struct NoinstrHackTests {
     0x85, 0xff, 0x74, 0x05, 0xc3, 0xcc, 0x0f, 0x1f, 0x00, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xc3,
   ]
 
+  /// The check of `path` (a 6.1 object) with `--hacks=noinstr` and `more`.
+  static func check(_ path: String, _ more: (inout CheckActions) -> Void = { _ in }) throws -> (CheckOutcome, ELFFile) {
+    let file = try ELFFile(path: path)
+    var actions = CheckActions()
+    actions.hackNoinstr = true
+    more(&actions)
+    return (Check.run(program: try Program(file: file), generation: .v6_1, actions: actions), file)
+  }
+
   @Test("calls to instrumentation in noinstr sections become NOPs, tail calls ret; int3, relocations R_X86_64_NONE")
   func rewrites() throws {
     let path = try Fixtures.assemble("noinstr_hack.S")
-    let file = try ELFFile(path: path)
-    let graph = try ControlFlowGraph(
-      program: try Program(file: file), generation: .v6_1, actions: CheckActions(hackNoinstr: true))
-    let edited = try ELFFile(source: MappedFile(copying: try file.applying(graph.edits), path: path))
+    let (outcome, file) = try Self.check(path)
+    #expect(outcome.failure == nil && outcome.diagnostics.isEmpty)
+    let edited = try ELFFile(source: MappedFile(copying: try outcome.edits.bytes(of: file), path: path))
     let text = try #require(edited.section(named: ".noinstr.text"))
     #expect([UInt8](edited.contents(of: text).bytes) == Self.noinstrText)
     // The relocations: symbol and addend kept, type R_X86_64_NONE for the rewritten ones.
@@ -158,98 +133,69 @@ struct NoinstrHackTests {
     #expect(types["__tsan_func_entry"] == [0] && types["__tsan_func_exit"] == [0])
     #expect(types["__tsan_atomic_signal_fence"] == [0] && types["__sanitizer_cov_trace_cmp4"] == [0])
     #expect(types["__tsan_read4"] == [4] && types["weak_cov"] == [4])
-    // The rewritten instructions are NOPs and returns to validation.
+    // The rewritten instructions are NOPs and returns to validation (the returns retpoline-safe).
+    let graph = try #require(outcome.validator?.graph)
     let text0 = try #require(graph.table.sectionRange[text.index])
     #expect(graph.type[text0.lowerBound + 1] == .nop)
-    #expect(graph.profilingCalls?.retyped.values.filter { $0 == .return }.count == 2)
+    let returns = graph.profilingCalls.filter { $0.value == .return }.map(\.key)
+    #expect(returns.count == 2 && returns.allSatisfy(graph.retpolineSafe.contains))
+    #expect(graph.profilingCalls.count == 8)
   }
 
   @Test("without the hack nothing is written")
   func nothingWithout() throws {
     let path = try Fixtures.assemble("noinstr_hack.S")
-    let graph = try ControlFlowGraph(program: try Program(file: try ELFFile(path: path)), generation: .v6_1)
-    #expect(graph.edits.isEmpty)
+    let (outcome, _) = try Self.check(path) { $0.hackNoinstr = false }
+    #expect(outcome.edits.isEmpty)
   }
 
   @Test(
-    "code, relocations, warnings and ORC byte-identical to the real objtool 6.1's",
+    "every section (code and relocations), the symbol table, warnings and ORC identical to objtool 6.1's",
     .enabled(if: Corpus.current != nil),
     arguments: [["--hacks=noinstr"], ["--hacks=noinstr", "--orc"], ["--hacks=noinstr", "--orc", "--uaccess"]])
   func againstObjtool(_ arguments: [String]) throws {
     let corpus = try #require(Corpus.current)
-    let path = try Fixtures.assemble("noinstr_hack.S")
-    let (ours, theirs) = try compareWithObjtool61(path, arguments, objtool: corpus.objtool61)
-    #expect(ours.warnings == theirs.warnings)
-    #expect(ours.orc == theirs.orc)
-    #expect(ours.sections == theirs.sections)
-    #expect(theirs.sections[".noinstr.text"] == Self.noinstrText)
+    let r = try CallSiteTests.compare(try Fixtures.assemble("noinstr_hack.S"), arguments, objtool: corpus.objtool61)
+    #expect(r.differences.isEmpty)
+    #expect(r.orctool == r.objtool)
   }
 }
 
-@Suite("Recorded kernel-build objects against objtool 6.1 (--orc --uaccess --hacks=noinstr)")
-struct RecordedObjectTests {
-  /// Objects with SMAP alternatives (the most sites first) and objects the issue names
-  /// (they stopped before).
-  static let objects = [
-    "arch/x86/lib/getuser.o", "fs/select.o", "fs/readdir.o", "arch/x86/kernel/fpu/signal.o",
-    "arch/x86/lib/copy_user_64.o", "arch/x86/lib/putuser.o", "lib/iov_iter.o", "lib/strncpy_from_user.o",
-    "arch/x86/kernel/signal.o", "kernel/futex/core.o", "lib/rbtree.o", "lib/kstrtox.o", "arch/x86/kernel/paravirt.o",
-    "fs/userfaultfd.o",
-  ]
-
-  /// The recorded arguments of `path` that orctool carries out in this branch.
-  static func arguments(_ kbuild: KbuildCorpus, _ path: String) -> [String] {
-    let done: Set<String> = ["--orc", "--uaccess", "--hacks=noinstr"]
-    return (kbuild.arguments[path] ?? []).filter(done.contains)
-  }
-
+@Suite("Recorded kernel-build objects with SMAP alternatives against objtool 6.1")
+struct RecordedUaccessTests {
+  /// Objects with the most `X86_FEATURE_SMAP` sites (entry_64.o aside: its RSB conflict,
+  /// `CallSiteTests.rsbConflict`), with kbuild's whole line, `--uaccess --hacks=noinstr` included.
   @Test(
-    "warnings, ORC, code and relocations identical to objtool 6.1 with the same arguments",
-    .enabled(if: Corpus.current != nil && KbuildCorpus.current != nil), arguments: objects)
-  func recorded(_ path: String) throws {
+    "every section, the symbol table, the ORC and the warnings identical to objtool 6.1's",
+    .enabled(if: recordedBuild != nil && Corpus.current != nil),
+    arguments: [
+      "arch/x86/lib/getuser.o", "fs/select.o", "fs/readdir.o", "arch/x86/kernel/fpu/signal.o",
+      "arch/x86/lib/copy_user_64.o", "arch/x86/lib/putuser.o", "lib/iov_iter.o", "lib/strncpy_from_user.o",
+      "kernel/futex/core.o",
+    ])
+  func recorded(_ object: String) throws {
     let corpus = try #require(Corpus.current)
-    let kbuild = try #require(KbuildCorpus.current)
-    guard let object = kbuild.object(path) else { return }  // not built (yet) by this recording
-    let arguments = Self.arguments(kbuild, path)
-    #expect(arguments.contains("--uaccess"))
-    let (ours, theirs) = try compareWithObjtool61(object, arguments, objtool: corpus.objtool61)
-    #expect(ours.warnings == theirs.warnings)
-    #expect(ours.orc == theirs.orc)
-    #expect(ours.sections == theirs.sections)
-  }
-
-  /// entry_64.o (48 SMAP sites) and entry.o: `FILL_RETURN_BUFFER`'s two RSB-filling
-  /// streams disagree at a shared boundary. objtool 6.1 gives each entry of a site its own
-  /// CFI array and never compares them; OrcTool flattens the streams into one (seed 000)
-  /// and reports the conflict, with or without --uaccess. That is the only difference.
-  @Test(
-    "entry_64.o and entry.o: only the RSB-filling conflict objtool 6.1 cannot see differs",
-    .enabled(if: Corpus.current != nil && KbuildCorpus.current != nil),
-    arguments: ["arch/x86/entry/entry_64.o", "arch/x86/entry/entry.o"])
-  func rsbConflict(_ path: String) throws {
-    let corpus = try #require(Corpus.current)
-    let kbuild = try #require(KbuildCorpus.current)
-    guard let object = kbuild.object(path) else { return }
-    let (ours, theirs) = try compareWithObjtool61(object, Self.arguments(kbuild, path), objtool: corpus.objtool61)
-    #expect(theirs.warnings.isEmpty)
-    let lines = ours.warnings.split(separator: "\n")
-    #expect(lines.count == 1 && lines.allSatisfy { $0.hasSuffix(": stack layout conflict in alternatives") })
-    #expect(ours.sections == theirs.sections)
+    let path = try #require(recordedBuild) + "/objects/" + object
+    try #require(FileManager.default.fileExists(atPath: path), "not recorded yet: \(object)")
+    #expect(kbuildActions.contains("--uaccess") && kbuildActions.contains("--hacks=noinstr"))
+    let r = try CallSiteTests.compare(path, kbuildActions, objtool: corpus.objtool61)
+    #expect(r.differences.isEmpty)
+    #expect(r.orctool == r.objtool)
   }
 
   /// Real code made to break the rules: each SMAP site of a recorded object whose
   /// replacement is a lone CLAC or STAC, made a 3-byte NOP one at a time (as
-  /// scripts/mutate-smap.py does for the whole corpus), leaves UACCESS enabled at a
+  /// scripts/mutate-smap.py does for the whole build), leaves UACCESS enabled at a
   /// call or return, or makes the next CLAC redundant.
   @Test(
     "a recorded object with one STAC or CLAC removed: objtool 6.1's UACCESS warning and ORC",
-    .enabled(if: Corpus.current != nil && KbuildCorpus.current != nil),
+    .enabled(if: recordedBuild != nil && Corpus.current != nil),
     arguments: ["lib/strncpy_from_user.o", "lib/strnlen_user.o", "kernel/futex/core.o"])
-  func mutated(_ path: String) throws {
+  func mutated(_ object: String) throws {
     let corpus = try #require(Corpus.current)
-    let kbuild = try #require(KbuildCorpus.current)
-    guard let object = kbuild.object(path) else { return }
-    let file = try ELFFile(path: object)
+    let path = try #require(recordedBuild) + "/objects/" + object
+    try #require(FileManager.default.fileExists(atPath: path), "not recorded yet: \(object)")
+    let file = try ELFFile(path: path)
     let smap = try AlternativesTable(file: file, generation: .v6_1).entries.filter {
       $0.feature == 9 * 32 + 20 && $0.replacementLength == 3
     }
@@ -263,10 +209,10 @@ struct RecordedObjectTests {
       bytes.replaceSubrange(at..<at + 3, with: [0x0f, 0x1f, 0x00])
       let mutated = try Fixtures.temporaryDirectory().appendingPathComponent("m.o").path
       try Data(bytes).write(to: URL(fileURLWithPath: mutated))
-      let (ours, theirs) = try compareWithObjtool61(mutated, ["--orc", "--uaccess"], objtool: corpus.objtool61)
-      #expect(ours.warnings == theirs.warnings, "site at \(entry.instruction)")
-      #expect(ours.orc == theirs.orc, "site at \(entry.instruction)")
-      if theirs.warnings.contains("UACCESS") { warned += 1 }
+      let r = try CallSiteTests.compare(mutated, ["--orc", "--uaccess"], objtool: corpus.objtool61)
+      #expect(r.differences.isEmpty, "site at \(entry.instruction)")
+      #expect(r.orctool == r.objtool, "site at \(entry.instruction)")
+      if r.objtool.contains("UACCESS") { warned += 1 }
     }
     #expect(warned > 0)
   }

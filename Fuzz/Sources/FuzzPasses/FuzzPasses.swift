@@ -36,14 +36,19 @@ public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) ->
   _ = try? IgnoredFunctions(program: program, table: decoded, coldChild: nameColdChild)
   _ = try? IgnoredAlternatives(program: program, table: decoded)
 
+  guard let classes = try? SymbolClasses(program: program) else { return 0 }
   for generation in KernelGeneration.allCases {
     let groups = try? AlternativeGroups(program: program, table: decoded, generation: generation)
     let table = groups?.table ?? decoded
     _ = try? StaticKeyPaths(program: program, table: table)
+    var rewrites = CodeRewrites()
+    _ = try? StaticKeyPaths(program: program, table: table, hackJumpLabel: true, rewrites: &rewrites)
     _ = try? ExceptionPaths(program: program, table: table)
-    let jumps = try? JumpDestinations(program: program, table: table, preset: groups?.jumpDest ?? [:], parent: byName)
+    let jumps = try? JumpDestinations(
+      program: program, table: table, preset: groups?.jumpDest ?? [:], parent: byName, classes: classes)
     let intra = try? IntraFunctionCalls(program: program, table: table)
-    let calls = try? CallDestinations(program: program, table: table, skip: intra?.jumpDest ?? [:])
+    let calls = try? CallDestinations(
+      program: program, table: table, skip: intra?.jumpDest ?? [:], classes: classes)
     _ = try? DeadEnds(program: program, table: table)
     _ = try? UnwindHints(program: program, table: table, generation: generation)
     guard let jumps else { continue }
@@ -77,6 +82,8 @@ public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) ->
       },
       coldChild: jumps.coldChild, destinations: callDest, generation: generation)
     for d in callDest.prefix(4096) { _ = noreturn.isNoreturn(d) }
+    if let calls { _ = CallSites(program: program, table: table, classes: classes, jumps: jumps, calls: calls) }
+    _ = try? RetpolineSafeHints(program: program, table: table, type: type)
   }
   return 0
 }

@@ -22,7 +22,13 @@ public struct JumpDestinations: Sendable {
   /// Jumps that are sibling calls, and where they go.
   public let siblingCalls: [Int: CallDest]
   /// Jumps whose type changes: retpoline thunks (dynamic jumps), the return thunk (returns).
+  /// Each is `retpoline_safe` (a thunk is the mitigation).
   public let retyped: [Int: InsnType]
+  /// The symbol each sibling call names (`insn->call_dest`), by symbol-table index.
+  public let siblingCallSymbols: [Int: Int]
+  /// Jumps to `__x86_return_thunk` (`add_return_call(file, insn, true)`: `file->return_thunk_list`),
+  /// in instruction order.
+  public let returnThunkJumps: [Int]
   /// Parent of each function (`pfunc`), the jump rule applied.
   public let parent: [Int]
   /// Each parent's `.cold` child (`cfunc`), the jump rule applied.
@@ -31,15 +37,19 @@ public struct JumpDestinations: Sendable {
   /// - Parameters:
   ///   - preset: jumps already placed (replacement jumps to the end of their stream).
   ///   - parent: each function's parent before this pass (by name).
-  public init(program: Program, table: InstructionTable, preset: [Int: Int], parent initialParent: [Int])
-    throws(ELFError)
-  {
+  ///   - classes: the global symbols objtool treats specially (`classify_symbols()`).
+  public init(
+    program: Program, table: InstructionTable, preset: [Int: Int], parent initialParent: [Int],
+    classes: SymbolClasses
+  ) throws(ELFError) {
     let functions = program.functions
     let file = program.file
     var jumpDest = [Int32](repeating: -1, count: table.count)
     for (i, d) in preset { jumpDest[i] = Int32(d) }
     var siblingCalls: [Int: CallDest] = [:]
     var retyped: [Int: InsnType] = [:]
+    var siblingCallSymbols: [Int: Int] = [:]
+    var returnThunkJumps: [Int] = []
     var parent = initialParent
     for i in 0..<table.count where table.type[i] == .jumpConditional || table.type[i] == .jumpUnconditional {
       if jumpDest[i] >= 0 { continue }
@@ -49,20 +59,26 @@ public struct JumpDestinations: Sendable {
       let start = UInt64(table.offset[i])
       if let r = program.relocations.first(in: destSection, start..<start + UInt64(table.length[i])) {
         let sym = try program.symbols.symbol(at: Int(r.symbolIndex))
-        let name = sym.type == .section ? "" : try program.symbols.name(of: sym)
+        let symbolClass = classes[Int(r.symbolIndex)]
         if sym.type == .section {
           guard sym.sectionIndex < file.sections.count else { continue }
           destSection = sym.sectionIndex
           destOffset = UInt64(bitPattern: r.addend &+ 4)
-        } else if isRetpolineThunk(name) {
+        } else if symbolClass.contains(.retpolineThunk) {
           retyped[i] = table.type[i] == .jumpUnconditional ? .jumpDynamic : .jumpDynamicConditional
           continue
-        } else if name == "__x86_return_thunk" {
+        } else if symbolClass.contains(.returnThunk) {
           retyped[i] = .return
+          returnThunkJumps.append(i)
           continue
         } else if fn >= 0 {
           let f = sym.isDefined ? functions.function(symbolIndex: Int(r.symbolIndex)) : nil
-          siblingCalls[i] = f.map { .function($0) } ?? .external(name)
+          if let f {
+            siblingCalls[i] = .function(f)
+          } else {
+            siblingCalls[i] = .external(try program.symbols.name(of: sym))
+          }
+          siblingCallSymbols[i] = Int(r.symbolIndex)
           continue
         } else if sym.isDefined && sym.sectionIndex < file.sections.count {
           destSection = sym.sectionIndex
@@ -110,6 +126,7 @@ public struct JumpDestinations: Sendable {
           parent[to] = from
         } else if parent[from] != parent[to] && UInt64(table.offset[dest]) == functions.functions[to].offset {
           siblingCalls[i] = .function(to)
+          siblingCallSymbols[i] = functions.functions[to].symbolIndex
           continue
         }
       }
@@ -118,6 +135,8 @@ public struct JumpDestinations: Sendable {
     self.jumpDest = jumpDest
     self.siblingCalls = siblingCalls
     self.retyped = retyped
+    self.siblingCallSymbols = siblingCallSymbols
+    self.returnThunkJumps = returnThunkJumps
     self.parent = parent
     self.coldChild = Self.coldChildren(parent: parent, functions: functions)
   }

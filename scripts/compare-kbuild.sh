@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Compare orctool with objtool 6.1 object by object on a recorded kernel build
+# (scripts/kbuild.sh's objtool wrapper keeps each object as it was before objtool
+# ran, and objtool's arguments, in $KBUILD/manifest and $KBUILD/objects/).
+#
+# For each manifest line (object, then objtool's arguments) the recorded input is
+# copied twice; the real objtool 6.1 runs on one copy with the recorded arguments,
+# .build/release/orctool on the other with the same arguments, and the results are
+# compared section by section:
+#   static_call   .static_call_sites bytes (readelf -x) and relocations (readelf -r -W)
+#   retpoline     .retpoline_sites bytes and relocations
+#   return        .return_sites bytes and relocations
+#   code          every executable section's bytes (the --hacks rewrites) and its relocations
+#   orc           objtool 6.1's --dump=orc of each copy
+#   symtab        the symbol tables (readelf -s -W: section symbols objtool makes, globals it moves)
+#   warnings      stderr, the object's path normalised
+#   status        the exit status
+# Prints, per section, how many objects are identical (absent from both counts as
+# identical); each object that differs anywhere is listed with the sections that
+# differ in $OUT/mismatches.txt, and every result in $OUT/results.txt.
+#
+# Environment:
+#   KBUILD            the recorded build (default ~/.cache/orctool/kbuild/6.1)
+#   OUT               where results go (default: a new temporary directory)
+#   LIMIT             compare only LIMIT objects, spread evenly over the manifest
+#   FILTER            compare only objects whose path matches this extended regex
+#   JOBS              objects compared at once (default 1: the machine is shared)
+#   ORCTOOL_SKIP_FLAGS  objtool flags dropped from orctool's arguments only (flags
+#                     orctool does not do yet, e.g. "--uaccess --hacks=noinstr"); by
+#                     default orctool gets the full recorded line
+#   NO_BUILD=1        use .build/release/orctool as it is
+#   ORCTOOL           another orctool binary (implies NO_BUILD)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+KBUILD="${KBUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/kbuild/6.1}"
+CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
+# shellcheck disable=SC1091
+source "$CACHE/corpus.env"
+[ -f "$KBUILD/manifest" ] || { echo "compare-kbuild: no $KBUILD/manifest (run scripts/kbuild.sh)" >&2; exit 1; }
+# What kbuild exports to objtool (VERSION, PATCHLEVEL, …): orctool's generation policy reads it.
+if [ -f "$KBUILD/objtool.env" ]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$KBUILD/objtool.env"
+  set +a
+fi
+if [ -z "${ORCTOOL:-}" ] && [ "${NO_BUILD:-0}" != 1 ]; then swift build -c release --product orctool >&2; fi
+BIN="${ORCTOOL:-$ROOT/.build/release/orctool}"
+OUT="${OUT:-$(mktemp -d)}"
+mkdir -p "$OUT"
+LIMIT="${LIMIT:-0}"
+JOBS="${JOBS:-1}"
+SKIP="${ORCTOOL_SKIP_FLAGS:-}"
+SECTIONS="static_call retpoline return code orc symtab warnings status"
+
+# one LINE -> one result line: OBJECT then SECTION=same|diff for each section.
+one() {
+  local line="$1" obj args ours=() a t
+  read -r -a args <<< "$line"
+  obj="${args[0]}"
+  args=("${args[@]:1}")
+  for a in "${args[@]}"; do
+    case " $SKIP " in *" $a "*) ;; *) ours+=("$a") ;; esac
+  done
+  t=$(mktemp -d)
+  cp "$KBUILD/objects/$obj" "$t/o.o"
+  cp "$KBUILD/objects/$obj" "$t/m.o"
+  local so=0 sm=0
+  (cd "$t" && "$OBJTOOL61" "${args[@]}" o.o > /dev/null 2> ow) || so=$?
+  (cd "$t" && "$BIN" "${ours[@]}" m.o > /dev/null 2> mw) || sm=$?
+  sed -i 's|o\.o: |OBJ: |' "$t/ow"
+  sed -i 's|m\.o: |OBJ: |' "$t/mw"
+  local result="$obj"
+  same() { if cmp -s "$t/$1.o.txt" "$t/$1.m.txt"; then echo same; else echo diff; fi; }
+  # Bytes and relocations of one section (its relocation header without the file offset).
+  dumpsec() { # FILE SECTION
+    readelf -x "$2" "$1" 2>&1 | sed "s|$1|FILE|g"
+    readelf -r -W "$1" 2>/dev/null | awk -v s="'.rela$2'" '
+      /^Relocation section/ { on = ($3 == s); if (on) { sub(/ at offset 0x[0-9a-f]+/, ""); print }; next }
+      on && /^$/ { on = 0 } on { print }'
+  }
+  # The executable sections (flags column with X; the column is absent when a section has no flags).
+  codesecs() { readelf -S -W "$1" 2>/dev/null | sed -n 's/^ *\[ *[0-9]*\] //p' | awk 'NF >= 10 && $7 ~ /X/ { print $1 }'; }
+  local k
+  for k in static_call retpoline return; do
+    local name
+    case $k in static_call) name=.static_call_sites ;; retpoline) name=.retpoline_sites ;; return) name=.return_sites ;; esac
+    dumpsec "$t/o.o" "$name" > "$t/$k.o.txt"
+    dumpsec "$t/m.o" "$name" > "$t/$k.m.txt"
+    result+=" $k=$(same "$k")"
+  done
+  : > "$t/code.o.txt"; : > "$t/code.m.txt"
+  local s
+  for s in $(codesecs "$t/o.o"); do
+    dumpsec "$t/o.o" "$s" >> "$t/code.o.txt"
+    dumpsec "$t/m.o" "$s" >> "$t/code.m.txt"
+  done
+  result+=" code=$(same code)"
+  "$OBJTOOL61" --dump=orc "$t/o.o" > "$t/orc.o.txt" 2>&1 || true
+  "$OBJTOOL61" --dump=orc "$t/m.o" > "$t/orc.m.txt" 2>&1 || true
+  result+=" orc=$(same orc)"
+  readelf -s -W "$t/o.o" > "$t/symtab.o.txt" 2>&1 || true
+  readelf -s -W "$t/m.o" > "$t/symtab.m.txt" 2>&1 || true
+  result+=" symtab=$(same symtab)"
+  cp "$t/ow" "$t/warnings.o.txt"; cp "$t/mw" "$t/warnings.m.txt"
+  result+=" warnings=$(same warnings)"
+  echo "$so" > "$t/status.o.txt"; echo "$sm" > "$t/status.m.txt"
+  result+=" status=$(same status)"
+  if [[ "$result" == *=diff* ]] && [ -n "${KEEP:-}" ]; then
+    mkdir -p "$OUT/kept/$(dirname "$obj")" && cp -r "$t" "$OUT/kept/$obj.d"
+  fi
+  rm -rf "$t"
+  echo "$result"
+}
+export -f one
+export KBUILD OBJTOOL61 BIN SKIP OUT
+
+mapfile -t lines < <(grep -v '^- ' "$KBUILD/manifest" | awk '!seen[$0]++')
+if [ -n "${FILTER:-}" ]; then mapfile -t lines < <(printf '%s\n' "${lines[@]}" | grep -E "^(${FILTER})( |$)" || true); fi
+if [ "$LIMIT" -gt 0 ] && [ "${#lines[@]}" -gt "$LIMIT" ]; then
+  n=${#lines[@]}
+  mapfile -t lines < <(for ((i = 0; i < LIMIT; i++)); do printf '%s\n' "${lines[$((i * n / LIMIT))]}"; done)
+fi
+printf '%s\0' "${lines[@]}" | xargs -0 -n 1 -P "$JOBS" bash -c 'one "$0"' > "$OUT/results.txt"
+
+total=$(wc -l < "$OUT/results.txt")
+echo "objects compared: $total (orctool flags dropped: ${SKIP:-none})"
+for k in $SECTIONS; do
+  printf '%-12s identical %d / %d\n' "$k" "$(grep -c " $k=same" "$OUT/results.txt" || true)" "$total"
+done
+awk '{ d = ""; for (i = 2; i <= NF; i++) if ($i ~ /=diff$/) { sub(/=diff$/, "", $i); d = d " " $i }; if (d != "") print $1 ":" d }' \
+  "$OUT/results.txt" > "$OUT/mismatches.txt"
+echo "all identical: $((total - $(wc -l < "$OUT/mismatches.txt"))) / $total; differences: $OUT/mismatches.txt"
