@@ -58,7 +58,7 @@ mutate() { # mutate "OBJECT K" -> "w-ok|w-diff orc-ok|orc-diff stac|clac OBJECT 
     sed "s|^|$obj site $k ($what): |" "$t/ow" >> "$OUT/mutation-warnings.txt"
     if [ $w = w-diff ] || [ $o = orc-diff ]; then
       { echo "=== $obj site $k ($what)"; diff "$t/ow" "$t/mw" || true; diff "$t/od" "$t/md" | head -20 || true; } \
-        >> "$OUT/mutation-mismatches.txt"
+        > "$OUT/mismatches.d/$(echo "$obj" | tr / _).$k"
     fi
     echo "$w $o $what $obj $k"
   fi
@@ -68,7 +68,7 @@ export -f mutate
 export KBUILD OBJTOOL61 BIN OUT ROOT
 
 : > "$OUT/mutation-warnings.txt"
-: > "$OUT/mutation-mismatches.txt"
+rm -rf "$OUT/mismatches.d"; mkdir -p "$OUT/mismatches.d"
 mapfile -t objects < <(grep -v '^- ' "$KBUILD/manifest" | awk '{ print $1 }' | awk '!seen[$0]++')
 if [ -n "${FILTER:-}" ]; then mapfile -t objects < <(printf '%s\n' "${objects[@]}" | grep -E "^(${FILTER})$" || true); fi
 sites=()
@@ -80,6 +80,8 @@ for obj in "${objects[@]}"; do
 done
 echo "objects: ${#objects[@]}, with X86_FEATURE_SMAP alternatives: $with, SMAP sites: ${#sites[@]}"
 printf '%s\0' "${sites[@]}" | xargs -0 -n 1 -P "$JOBS" bash -c 'mutate "$0"' > "$OUT/mutation-results.txt"
+find "$OUT/mismatches.d" -type f | sort -V | xargs -r cat > "$OUT/mutation-mismatches.txt"
+rm -rf "$OUT/mismatches.d"
 m=$(wc -l < "$OUT/mutation-results.txt")
 c() { grep -c -- "$1" "$OUT/mutation-results.txt" || true; }
 echo "sites made NOPs (a lone STAC or CLAC): $m ($(c ' stac ') STAC, $(c ' clac ') CLAC)"
@@ -87,4 +89,6 @@ echo "  warnings identical: $(c '^w-ok') / $m; ORC identical: $(c ' orc-ok ') / 
 echo "  objtool 6.1's warnings there: $(wc -l < "$OUT/mutation-warnings.txt") lines, by kind:"
 sed 's/.*: warning: objtool: [^ ]*: //' "$OUT/mutation-warnings.txt" | sed 's/call to .*() with/call to X() with/' \
   | sort | uniq -c | sort -rn | sed 's/^/    /'
+echo "  the sites that differ, by object (an object that differs unmutated too is in compare-kbuild.sh's list):"
+grep -v '^w-ok orc-ok' "$OUT/mutation-results.txt" | awk '{ print $4 }' | sort | uniq -c | sed 's/^/    /' || true
 echo "results: $OUT/mutation-results.txt; differences: $OUT/mutation-mismatches.txt"
