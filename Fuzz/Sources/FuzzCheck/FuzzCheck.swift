@@ -17,7 +17,7 @@ public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) ->
     v.run()
     let layout = ORCLayout.of(generation)
     let entries = v.orcEntries(layout: layout)
-    _ = try? ORCWriter.bytes(of: file, entries: entries, layout: layout)
+    _ = try? ObjectEdits(sections: ORCSections.created(entries: entries, layout: layout)).bytes(of: file)
     _ = v.alternativeSites(layout: layout)
   }
   return 0
