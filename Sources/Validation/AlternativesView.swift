@@ -45,7 +45,6 @@ extension Validator {
   public func alternativeSites(function: String? = nil, layout: ORCLayout) -> [AlternativeSite] {
     let g = graph
     let t = g.table
-    let file = g.program.file
     func cfiText(_ i: Int) -> String? {
       state(at: i).map { ORCDump.registersText(ORCEntry(cfi: $0, layout: layout)) }
     }

@@ -61,21 +61,7 @@ extension Validator {
 
   /// The state after instruction `j` on the path that recorded its state.
   func stateAfter(_ j: Int) -> CFIState? {
-    guard var s = state(at: j) else { return nil }
-    let next = nextToValidate(j)
-    for op in graph.ops(j) {
-      if s.type == 1 || s.type == 2 {
-        s.applyToRegisterFrame(op)
-        continue
-      }
-      do {
-        try s.apply(
-          op, inFunction: graph.table.function[j] >= 0,
-          nextIsHint: next.map { graph.isHint[$0] } ?? false, stackValidation: stackValidation)
-      } catch {
-        return nil
-      }
-    }
+    guard var s = state(at: j), derive(&s, through: j) else { return nil }
     return s
   }
 
