@@ -28,6 +28,26 @@ struct HostileDumpTests {
 
   func write(_ bytes: [UInt8]) throws -> String { try CoreDumpTests().write(bytes) }
 
+  /// The structures the task walk reads, at small offsets: task_struct (tasks 0x10, pid 0x20,
+  /// comm 0x30, stack 0x40, thread.sp 0x50, signal 0x60, thread_node 0x70), signal_struct
+  /// (thread_head 0x10) and rq (curr 0x8).
+  static func taskBTF() throws -> BTF {
+    var b = BTFBuilder()
+    let int = b.int("long")
+    let thread = b.structure("thread_struct", size: 8, members: [("sp", int, 0)])
+    _ = b.structure(
+      "task_struct", size: 0x100,
+      members: [
+        ("tasks", int, 0x10), ("pid", int, 0x20), ("comm", int, 0x30), ("stack", int, 0x40),
+        ("thread", thread, 0x50), ("signal", int, 0x60), ("thread_node", int, 0x70),
+      ])
+    _ = b.structure("signal_struct", size: 0x20, members: [("thread_head", int, 0x10)])
+    _ = b.structure("rq", size: 0x20, members: [("curr", int, 0x8)])
+    let file = MappedFile(copying: b.bytes(), path: "btf")
+    let btf = try BTF(data: ByteView(file.bytes, fileOffset: 0), path: "btf", owner: file)
+    return btf
+  }
+
   @Test(
     "an empty PT_NOTE at any p_offset holds no notes",
     arguments: [UInt64(0x200), 0x7fff_ffff_ffff_ffff, 0x8000_0000_0000_0000, UInt64.max])
@@ -65,19 +85,7 @@ struct HostileDumpTests {
 
   @Test("task and stack addresses read from the dump wrap to unmapped memory")
   func taskAddresses() throws {
-    var b = BTFBuilder()
-    let int = b.int("long")
-    let thread = b.structure("thread_struct", size: 8, members: [("sp", int, 0)])
-    _ = b.structure(
-      "task_struct", size: 0x100,
-      members: [
-        ("tasks", int, 0x10), ("pid", int, 0x20), ("comm", int, 0x30), ("stack", int, 0x40),
-        ("thread", thread, 0x50), ("signal", int, 0x60), ("thread_node", int, 0x70),
-      ])
-    _ = b.structure("signal_struct", size: 0x20, members: [("thread_head", int, 0x10)])
-    _ = b.structure("rq", size: 0x20, members: [("curr", int, 0x8)])
-    let file = MappedFile(copying: b.bytes(), path: "btf")
-    let btf = try BTF(data: ByteView(file.bytes, fileOffset: 0), path: "btf", owner: file)
+    let btf = try Self.taskBTF()
     let memory = try KernelMemory(dump: try CoreDump(path: try write(build().bytes())), initTopPgt: nil)
     // runqueues at the direct map's physical 0x100 (curr = 0); init_task near the top.
     let runqueues: UInt64 = 0xffff_8880_0000_0100
@@ -106,19 +114,7 @@ struct HostileDumpTests {
   /// the end of the list. Each thread node is now followed once in the whole walk.
   @Test("processes sharing one long thread list: each node followed once, the last process still found")
   func sharedThreadList() throws {
-    var b = BTFBuilder()
-    let int = b.int("long")
-    let thread = b.structure("thread_struct", size: 8, members: [("sp", int, 0)])
-    _ = b.structure(
-      "task_struct", size: 0x100,
-      members: [
-        ("tasks", int, 0x10), ("pid", int, 0x20), ("comm", int, 0x30), ("stack", int, 0x40),
-        ("thread", thread, 0x50), ("signal", int, 0x60), ("thread_node", int, 0x70),
-      ])
-    _ = b.structure("signal_struct", size: 0x20, members: [("thread_head", int, 0x10)])
-    _ = b.structure("rq", size: 0x20, members: [("curr", int, 0x8)])
-    let file = MappedFile(copying: b.bytes(), path: "btf")
-    let btf = try BTF(data: ByteView(file.bytes, fileOffset: 0), path: "btf", owner: file)
+    let btf = try Self.taskBTF()
     // Everything in the direct map's 2 MiB page: virtual = direct + physical.
     let direct: UInt64 = 0xffff_8880_0000_0000
     var c = CoreDumpTests().build()
