@@ -18,7 +18,7 @@ have no symbol (`?`).
 
 --cpus FILE: what drgn says about the CPUs, for dumps of a panic: the line
 `crashed_thread: PID COMM cpu N` (prog.crashed_thread(), which the kernel's
-panic_cpu names) or `crashed_thread: none (WHY)`; then per online CPU
+panic_cpu names) or `crashed_thread: none (WHY)`; then per present CPU (a panic takes the CPUs it stops offline)
 `cpu N task PID COMM`, `regs pc=0x.. sp=0x..` (frame 0's registers: for a
 task on a CPU, drgn's initial registers are that CPU's NT_PRSTATUS note), and
 its frames as above. A CPU's current task may be its idle task, which
@@ -30,7 +30,7 @@ import os
 import sys
 
 import drgn
-from drgn.helpers.linux.cpumask import for_each_online_cpu
+from drgn.helpers.linux.cpumask import for_each_present_cpu
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.sched import cpu_curr, task_cpu
 
@@ -86,7 +86,7 @@ def write_cpus(prog, path):
                       f"cpu {task_cpu(task)}\n")
         except (LookupError, ValueError) as e:
             out.write(f"crashed_thread: none ({type(e).__name__}: {e})\n")
-        for cpu in for_each_online_cpu(prog):
+        for cpu in for_each_present_cpu(prog):
             task = cpu_curr(prog, cpu)
             out.write(f"cpu {cpu} task {task.pid.value_()} "
                       f"{task.comm.string_().decode(errors='replace')}\n")

@@ -112,9 +112,13 @@ MODDEBUG="$(dirname "$(dirname "$VMLINUX")")/lib/modules/$KVER"
 
 # --- the scenario --------------------------------------------------------------
 APPEND="console=ttyS0 nokaslr loglevel=7"
-TESTMOD=0; KDUMP=1; NMI=0; PANIC=""
+# Three CPUs but for default: the busy loop keeps one in user mode and the
+# crash takes one, so at a panic at least one is idle in the kernel, which the
+# panic's stop IPI then catches on its hardirq stack (from user mode it would
+# stay on the task stack).
+TESTMOD=0; KDUMP=1; NMI=0; PANIC=""; SMP=3
 case "$SCENARIO" in
-  default) APPEND+=" panic=-1"; KDUMP=0 ;;
+  default) APPEND+=" panic=-1"; KDUMP=0; SMP=2 ;;
   busy) APPEND+=" panic=-1"; TESTMOD=1 ;;
   oops) APPEND+=" oops=panic panic=0"; TESTMOD=1; PANIC="Kernel panic - not syncing: Fatal exception" ;;
   sysrq-c) APPEND+=" panic=0"; TESTMOD=1; PANIC="Kernel panic - not syncing: sysrq triggered crash" ;;
@@ -185,7 +189,7 @@ echo "orctool-init: ORCTOOL-READY" > /dev/kmsg
 echo "ORCTOOL-READY"
 case "$SCENARIO" in
   oops) echo oops > /dev/orctool_dumptest ;;   # kthread orctool_oops dereferences NULL
-  sysrq-c) echo c > /proc/sysrq-trigger ;;
+  sysrq-c) sh -c 'echo c > /proc/sysrq-trigger' ;;   # panics in a child, not in init
 esac
 while :; do sleep 3600; done
 INIT
@@ -197,8 +201,8 @@ INITRD="$TMP/initrd.gz"
 # --- 2. boot ---------------------------------------------------------------------
 : > "$OUT/console.log"
 QMP="$OUT/qmp.sock"
-log "booting $VMLINUZ (TCG, 2 CPUs), scenario $SCENARIO"
-qemu-system-x86_64 -machine q35 -accel tcg -cpu max,la57=off -smp 2 -m 512M \
+log "booting $VMLINUZ (TCG, $SMP CPUs), scenario $SCENARIO"
+qemu-system-x86_64 -machine q35 -accel tcg -cpu max,la57=off -smp "$SMP" -m 512M \
   -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" \
   -device vmcoreinfo -display none -vga none -nic none -monitor none -no-reboot \
   -serial "file:$OUT/console.log" -qmp "unix:$QMP,server=on,wait=off" \
@@ -337,7 +341,7 @@ calltr=$(grep -c 'Call Trace:' "$OUT/console.log" || true)
 size() { echo "$(stat -c %s "$1") bytes, $(du -h "$1" | cut -f1) on disk"; }
 {
   echo "kernel:      $KVER ($VMLINUZ)"
-  echo "scenario:    $SCENARIO (append: $APPEND)"
+  echo "scenario:    $SCENARIO ($SMP CPUs, append: $APPEND)"
   echo "vmcore:      $OUT/vmcore ($(size "$OUT/vmcore"); dumped in ${T_ELF:-?}s)"
   if [ "$KDUMP" = 1 ]; then
     echo "vmcore.kdump: $OUT/vmcore.kdump ($(size "$OUT/vmcore.kdump"); dumped in ${T_KDUMP:-?}s; $KDUMP_CHECK)"
