@@ -50,7 +50,7 @@ def read_console(path, symbols):
     """sysrq-t: `task:COMM state:... pid:N`, then frames until `</TASK>`."""
     tasks, cur = {}, None
     head = re.compile(r"task:(\S+)\s+state:.*\spid:\s*(\d+)")
-    frame = re.compile(r"^\s*([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x[0-9a-f]+")
+    frame = re.compile(r"^\s*([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x[0-9a-f]+(?:\s+\[(\S+)\])?")
     for raw in open(path, errors="replace"):
         line = re.sub(r"^\[\s*[0-9.]+\]\s?", "", raw.rstrip("\n"))
         m = head.search(line)
@@ -66,9 +66,19 @@ def read_console(path, symbols):
             continue
         f = frame.match(line)
         if f:
-            cands = [a + int(f.group(2), 16) for a in symbols.get(f.group(1), [])]
-            cur["addrs"].append(cands)
+            if f.group(3):  # a module frame: `sym+0xoff/0xsize [module]`, matched by name and offset
+                cur["addrs"].append(f"{f.group(1)}+0x{f.group(2)} [{f.group(3)}]")
+            else:
+                cur["addrs"].append([a + int(f.group(2), 16) for a in symbols.get(f.group(1), [])])
     return tasks
+
+
+def same_frame(pc, text, kernel):
+    """Our frame (address, `sym+0xoff/0xsize [mod]`) against one of the kernel's."""
+    if isinstance(kernel, str):
+        m = re.match(r"(\S+)/0x[0-9a-f]+ \[(\S+)\]$", text)
+        return m is not None and f"{m.group(1)} [{m.group(2)}]" == kernel
+    return pc in kernel
 
 
 def main(argv):
@@ -100,7 +110,8 @@ def main(argv):
             diff_k += 1
             continue
         pcs = mine[0]["addresses"]
-        ok = len(pcs) == len(k["addrs"]) and all(p in c for p, c in zip(pcs, k["addrs"]))
+        ok = len(pcs) == len(k["addrs"]) and all(
+            same_frame(p, f, c) for p, f, c in zip(pcs, mine[0]["frames"], k["addrs"]))
         if ok:
             same_k += 1
         else:
