@@ -45,6 +45,8 @@ public struct DumpSession: Sendable {
   public let taskFrame: InactiveTaskFrame
   /// Code symbols that are not `STT_FUNC` (`ret_from_fork`, entry code), by address, as kallsyms has them.
   let codeLabels: [(address: UInt64, name: String)]
+  /// Where a newly forked task first runs (`ret_from_fork`, 6.6+ `ret_from_fork_asm`).
+  let retFromFork: UInt64?
   /// KERNELOFFSET: how far the running kernel's addresses are from the vmlinux's.
   public let kernelSlide: UInt64
 
@@ -119,13 +121,15 @@ public struct DumpSession: Sendable {
     let execSections = Set(vmlinux.sections.filter { $0.flags.contains(.execInstr) }.map(\.index))
     for i in 0..<functions.symbols.count {
       let s = try functions.symbols.symbol(at: i)
-      guard s.type == .notype, s.isDefined, execSections.contains(s.sectionIndex),
+      guard s.type == .notype || s.type == .function, s.isDefined, execSections.contains(s.sectionIndex),
         let name = try? functions.symbols.name(of: s), !name.isEmpty, !name.hasPrefix(".L")
       else { continue }
       labels.append((s.value, name))
     }
     codeLabels = labels.sorted { $0.0 < $1.0 }
     kernelSlide = slide
+    // 6.6 and later start a new task in ret_from_fork_asm (ret_from_fork became C).
+    retFromFork = symbols["ret_from_fork_asm"] ?? symbols["ret_from_fork"]
     taskFrame = try InactiveTaskFrame(btf: btf)
     tasks = try KernelTasks(symbols: symbols, btf: btf, memory: memory, cpus: dump.cpus.count)
   }
@@ -155,8 +159,10 @@ public struct DumpSession: Sendable {
           pid: task.pid, comm: task.comm, cpu: nil, frames: [], addresses: [], reliable: false,
           verdict: "unreliable: can't read the task's switch frame at 0x\(String(frame, radix: 16))")
       }
+      // As unwind_start(): a task that has not run yet resumes at the fork entry's first
+      // instruction, which is looked up exactly (its hint ends the stack).
       trace = unwinder.unwind(
-        ip: ret, sp: frame &+ taskFrame.size, bp: bp, signal: false, stacks: stacks, memory: memory)
+        ip: ret, sp: frame &+ taskFrame.size, bp: bp, signal: ret == retFromFork, stacks: stacks, memory: memory)
     }
     return TaskTrace(
       pid: task.pid, comm: task.comm, cpu: task.cpu, frames: trace.frames.map(symbolize),
@@ -185,7 +191,7 @@ public struct DumpSession: Sendable {
     {
       return "\(f.name)+0x\(String(frame.ip &- f.value, radix: 16))/0x\(String(f.size, radix: 16))"
     }
-    // Code without a function symbol: the nearest preceding label, sized to the next one.
+    // Code without a function symbol: the nearest preceding code symbol, sized to the next one (as kallsyms).
     let lo = codeLabels.partitioningIndex { $0.address > lookupAddress }
     guard lo > 0 else { return "0x" + String(frame.ip, radix: 16) }
     let label = codeLabels[lo - 1]

@@ -47,7 +47,7 @@ public struct KernelTasks: Sendable {
   public static let symbolNames: Set<String> = [
     "init_task", "runqueues", "__per_cpu_offset", "hardirq_stack_ptr", "pcpu_hot",
     "init_top_pgt", "cea_exception_stacks", "cpu_tss_rw", "modules",
-    "__start_orc_unwind_ip", "__stop_orc_unwind_ip", "__start_orc_unwind",
+    "__start_orc_unwind_ip", "__stop_orc_unwind_ip", "__start_orc_unwind", "ret_from_fork", "ret_from_fork_asm",
   ]
 
   /// The exception stacks of `struct cea_exception_stacks`, member by member.
