@@ -62,8 +62,8 @@ compare-uaccess: deps
 	@bash scripts/compare-uaccess.sh
 
 # The fuzz smoke (each libFuzzer target briefly, deterministic) runs before the Swift tests.
-test: build lint corpus dump fuzz-smoke
-	ORCTOOL_DUMP="$(DUMP)" ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
+test: build lint corpus dump dumps fuzz-smoke
+	ORCTOOL_DUMP="$(DUMP)" ORCTOOL_DUMPS="$(DUMPS)" ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
 
 # libFuzzer over every reader and pass (Fuzz/, scripts/fuzz.sh). The campaign:
 # RUNS executions per target, SANITIZE=address (or undefined: see the script),
