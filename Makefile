@@ -26,12 +26,12 @@ install: release
 demo: build
 	@bash scripts/demo.sh
 
-# The tests use the -dbg vmlinux too (ORC dump, BTF, paravirt sites): about 280 MB.
+# The tests use the -dbg vmlinuxes too (ORC dump, BTF, paravirt sites, the 6.12 dumps): about 600 MB.
 corpus: deps
-	@bash scripts/corpus.sh --dbg
+	@bash scripts/corpus.sh --dbg --dbg612
 
 corpus-all: deps
-	@bash scripts/corpus.sh --dbg --arm64
+	@bash scripts/corpus.sh --dbg --dbg612 --arm64
 
 # The tests compare against the real objtool on real Debian modules:
 # fetch them first (cached outside the repository).
