@@ -21,7 +21,7 @@ public struct TaskTrace: Sendable, Codable {
 /// A vmlinux and a dump of the kernel it built: tasks, their stacks, their traces.
 public struct DumpSession: Sendable {
   public let vmlinux: ELFFile
-  public let dump: CoreDump
+  public let dump: any MemoryDump
   public let memory: KernelMemory
   public let unwinder: Unwinder
   public let functions: FunctionTable
@@ -41,7 +41,7 @@ public struct DumpSession: Sendable {
     generation policy: GenerationPolicy = GenerationPolicy(forced: nil, environment: [:])
   ) throws(ELFError) {
     vmlinux = try ELFFile(path: path)
-    dump = try CoreDump(path: core)
+    dump = try openMemoryDump(path: core)
     let (generation, _) = try policy.resolve(vmlinux)
     guard let table = try ORCTable.load(from: vmlinux, generation: generation) else {
       throw ELFError(.missingSection(".orc_unwind"), path: path, offset: 0)
