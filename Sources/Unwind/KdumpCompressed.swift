@@ -346,7 +346,8 @@ public final class KdumpCompressed: MemoryDump, @unchecked Sendable {
           PageDescriptor(offset: v.load(at: 0), size: v.load(at: 8), flags: v.load(at: 12))
         })
     else {
-      throw PageFailure(kind: .missing, message: "the page descriptor of \(page) is not in the file", offset: at)
+      let file = image.isFlattened ? "the flattened stream" : "the file"
+      throw PageFailure(kind: .missing, message: "the page descriptor of \(page) is not in \(file)", offset: at)
     }
     let place = "page descriptor at 0x\(String(image.fileOffset(at), radix: 16))"
     guard d.offset != 0 else {
