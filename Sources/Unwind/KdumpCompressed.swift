@@ -310,11 +310,11 @@ public final class KdumpCompressed: MemoryDump, @unchecked Sendable {
       offset = offset ?? cut
     }
     if let f = firstMissing {
-      parts.append("\(missing) of \(dumpedPages) dumped pages have no data (the first: \(f.message))")
+      parts.append("\(missing) of \(dumpedPages) dumped pages have no data (the first: \(message(f)))")
       offset = offset ?? image.fileOffset(f.offset)
     }
     if let f = firstMalformed {
-      parts.append("\(malformed) page descriptors are malformed (the first: \(f.message))")
+      parts.append("\(malformed) page descriptors are malformed (the first: \(message(f)))")
       offset = offset ?? image.fileOffset(f.offset)
     }
     if let offset {
@@ -322,71 +322,94 @@ public final class KdumpCompressed: MemoryDump, @unchecked Sendable {
     }
   }
 
-  /// Why a dumped page cannot be read: at logical `offset`.
+  /// Why dumped page `pfn` cannot be read, found at logical `offset` (its
+  /// message is made only when it is shown: the survey meets every failure).
   struct PageFailure: Error {
     enum Kind { case missing, malformed, unsupported }
-    var kind: Kind
-    var message: String
-    var offset: UInt64
+    enum Reason {
+      case noDescriptor
+      case emptyDescriptor
+      case severalCompressions(flags: UInt32)
+      case unsupported(String)
+      case badOffset(Int64)
+      case badSize(UInt32, compressed: Bool)
+      case dataAbsent(PageDescriptor)
+    }
+    var pfn: UInt64
+    /// The logical offset of the page's descriptor.
+    var descriptor: UInt64
+    var reason: Reason
+
+    var kind: Kind {
+      switch reason {
+      case .noDescriptor, .emptyDescriptor, .dataAbsent: .missing
+      case .severalCompressions, .badOffset, .badSize: .malformed
+      case .unsupported: .unsupported
+      }
+    }
+
+    /// Where the error points: the descriptor, or its field at fault.
+    var offset: UInt64 {
+      switch reason {
+      case .unsupported: descriptor + 12
+      case .badSize: descriptor + 8
+      default: descriptor
+      }
+    }
+  }
+
+  /// The message of `f`.
+  func message(_ f: PageFailure) -> String {
+    let page = "pfn 0x\(String(f.pfn, radix: 16))"
+    let place = "page descriptor at 0x\(String(image.fileOffset(f.descriptor), radix: 16))"
+    switch f.reason {
+    case .noDescriptor:
+      return "the page descriptor of \(page) is not in " + (image.isFlattened ? "the flattened stream" : "the file")
+    case .emptyDescriptor: return "\(page) has an empty \(place) (a page never written)"
+    case .severalCompressions(let flags):
+      return "\(page): flags 0x\(String(flags, radix: 16)) name several compressions (\(place))"
+    case .unsupported(let name):
+      return "\(page) is compressed with \(name) (\(place)): only zlib-compressed and uncompressed pages are read "
+        + "(makedumpfile -c, QEMU's kdump-zlib)"
+    case .badOffset(let offset): return "\(page): data offset \(offset) (\(place))"
+    case .badSize(let size, let compressed):
+      return
+        "\(page): \(compressed ? "zlib page" : "uncompressed page") of \(size) bytes, block size \(blockSize) (\(place))"
+    case .dataAbsent(let d):
+      let end =
+        image.isFlattened
+        ? "not in the flattened stream" : "past the end of the file (0x\(String(image.size, radix: 16)))"
+      return "the data of \(page) (0x\(String(d.size, radix: 16)) bytes at 0x\(String(d.offset, radix: 16))) is \(end)"
+    }
   }
 
   /// `f` as a one-line error at its file offset.
   func failure(_ f: PageFailure) -> ELFError {
-    ELFError(.malformed(f.message), path: path, offset: image.fileOffset(f.offset))
+    ELFError(.malformed(message(f)), path: path, offset: image.fileOffset(f.offset))
   }
 
   /// The descriptor of dumped `pfn` (the `index`th dumped page), checked.
   func descriptor(_ pfn: UInt64, index: Int) throws(PageFailure) -> (PageDescriptor, at: UInt64) {
-    let page = "pfn 0x\(String(pfn, radix: 16))"
     let at = descriptorsOffset + UInt64(index) * UInt64(Self.descriptorSize)  // below descriptorsEnd
+    func fail(_ reason: PageFailure.Reason) -> PageFailure { PageFailure(pfn: pfn, descriptor: at, reason: reason) }
     guard
       let d = image.withView(
         at, Self.descriptorSize,
         { v in
           PageDescriptor(offset: v.load(at: 0), size: v.load(at: 8), flags: v.load(at: 12))
         })
-    else {
-      let file = image.isFlattened ? "the flattened stream" : "the file"
-      throw PageFailure(kind: .missing, message: "the page descriptor of \(page) is not in \(file)", offset: at)
-    }
-    let place = "page descriptor at 0x\(String(image.fileOffset(at), radix: 16))"
-    guard d.offset != 0 else {
-      throw PageFailure(kind: .missing, message: "\(page) has an empty \(place) (a page never written)", offset: at)
-    }
+    else { throw fail(.noDescriptor) }
+    guard d.offset != 0 else { throw fail(.emptyDescriptor) }
     let compression = d.flags & (Self.zlib | Self.lzo | Self.snappy | Self.zstd)
-    if compression.nonzeroBitCount > 1 {
-      throw PageFailure(
-        kind: .malformed,
-        message: "\(page): flags 0x\(String(d.flags, radix: 16)) name several compressions (\(place))",
-        offset: at)
-    }
+    if compression.nonzeroBitCount > 1 { throw fail(.severalCompressions(flags: d.flags)) }
     if compression != 0 && compression != Self.zlib {
-      let name = [Self.lzo: "LZO", Self.snappy: "snappy", Self.zstd: "zstd"][compression]!
-      throw PageFailure(
-        kind: .unsupported,
-        message:
-          "\(page) is compressed with \(name) (\(place)): only zlib-compressed and uncompressed pages are read "
-          + "(makedumpfile -c, QEMU's kdump-zlib)", offset: at + 12)
+      throw fail(.unsupported([Self.lzo: "LZO", Self.snappy: "snappy", Self.zstd: "zstd"][compression]!))
     }
-    guard d.offset > 0 else {
-      throw PageFailure(kind: .malformed, message: "\(page): data offset \(d.offset) (\(place))", offset: at)
-    }
+    guard d.offset > 0 else { throw fail(.badOffset(d.offset)) }
     guard d.size > 0, d.size <= blockSize, compression != 0 || d.size == blockSize else {
-      let what = compression == 0 ? "uncompressed page" : "zlib page"
-      throw PageFailure(
-        kind: .malformed, message: "\(page): \(what) of \(d.size) bytes, block size \(blockSize) (\(place))",
-        offset: at + 8)
+      throw fail(.badSize(d.size, compressed: compression != 0))
     }
-    guard image.covers(UInt64(d.offset), UInt64(d.size)) else {
-      let end =
-        image.isFlattened
-        ? "not in the flattened stream" : "past the end of the file (0x\(String(image.size, radix: 16)))"
-      throw PageFailure(
-        kind: .missing,
-        message:
-          "the data of \(page) (0x\(String(d.size, radix: 16)) bytes at 0x\(String(d.offset, radix: 16))) is \(end)",
-        offset: at)
-    }
+    guard image.covers(UInt64(d.offset), UInt64(d.size)) else { throw fail(.dataAbsent(d)) }
     return (d, at)
   }
 
@@ -482,7 +505,8 @@ public final class KdumpCompressed: MemoryDump, @unchecked Sendable {
       return readPage(address >> shift)?.slice(offset, count)
     }
     let (last, overflow) = address.addingReportingOverflow(UInt64(count) - 1)
-    guard !overflow else { return nil }
+    let (held, huge) = UInt64(dumpedPages).multipliedReportingOverflow(by: UInt64(blockSize))
+    guard !overflow, huge || UInt64(count) <= held else { return nil }  // more than the dump holds
     let pages = (address >> shift)...(last >> shift)
     guard pages.allSatisfy(isDumped) else { return nil }
     if scratch.map({ $0.count < count }) ?? true {
