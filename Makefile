@@ -4,7 +4,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build release install demo test corpus corpus-all dump unwind-check compare compare-check bench \
+.PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-check compare compare-check bench \
 	figures format lint clean fuzz fuzz-smoke tsan kbuild compare-kbuild compare-uaccess
 
 all: build
@@ -40,6 +40,15 @@ DUMP ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/dump
 dump: corpus
 	@test -f "$(DUMP)/vmcore" -a -f "$(DUMP)/drgn.txt" || bash scripts/qemu-dump.sh "$(DUMP)"
 
+# QEMU dumps of both kernels (6.1, 6.12) in each scenario of scripts/qemu-dump.sh
+# (busy, oops, sysrq-c, nmi; the test module Examples/dumpmod loaded), ELF and
+# kdump-compressed, with drgn's traces: $(DUMPS)/KERNEL-SCENARIO, the ones that
+# exist kept (FORCE=1 redoes them). About 20 s each; 4.5 GB in all, the 6.12
+# -dbg package 1.8 GB more.
+DUMPS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/dumps
+dumps:
+	@bash scripts/dumps.sh "$(DUMPS)"
+
 # The Debian 6.1 cloud vmlinux built from Debian's source with a recording
 # wrapper in objtool's place: every per-object objtool input, its command line
 # and warnings, and vmlinux.o, cached outside the repository (scripts/kbuild.sh;
@@ -53,8 +62,8 @@ compare-uaccess: deps
 	@bash scripts/compare-uaccess.sh
 
 # The fuzz smoke (each libFuzzer target briefly, deterministic) runs before the Swift tests.
-test: build lint corpus dump fuzz-smoke
-	ORCTOOL_DUMP="$(DUMP)" ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
+test: build lint corpus dump dumps fuzz-smoke
+	ORCTOOL_DUMP="$(DUMP)" ORCTOOL_DUMPS="$(DUMPS)" ORCTOOL_REQUIRE_CORPUS=1 ORCTOOL_BIN="$$($(SWIFT) build --show-bin-path)/orctool" $(SWIFT) test
 
 # libFuzzer over every reader and pass (Fuzz/, scripts/fuzz.sh). The campaign:
 # RUNS executions per target, SANITIZE=address (or undefined: see the script),

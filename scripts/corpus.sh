@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Fetch and cache the real corpus (../shared/docs/oracles.md) outside the repository:
 # the newest Debian 6.1 and 6.12 cloud module packages, the matching linux-kbuild
-# packages (the real objtool), and with --dbg the 6.1 -dbg vmlinux.
+# packages (the real objtool), with --dbg the 6.1 -dbg vmlinux, and with --dbg612
+# the 6.12 one (VMLINUX612; the package is 318 MB, 1.8 GB extracted).
 # Prints nothing but progress on stderr; writes $CACHE/corpus.env with the paths.
 set -euo pipefail
 
 CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 WANT_DBG=0
+WANT_DBG612=0
 WANT_ARM64=0
 for arg in "$@"; do
   case "$arg" in
     --dbg) WANT_DBG=1 ;;
+    --dbg612) WANT_DBG612=1 ;;
     --arm64) WANT_ARM64=1 ;;
-    *) echo "usage: $0 [--dbg] [--arm64]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--dbg] [--dbg612] [--arm64]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$CACHE/debs"
@@ -80,6 +83,14 @@ elif [ -f "$CACHE/corpus.env" ]; then
   VMLINUX61=$(sed -n 's/^VMLINUX61=//p' "$CACHE/corpus.env")
 fi
 
+VMLINUX612=""
+if [ "$WANT_DBG612" = 1 ]; then
+  DD612=$(fetch "${IMG612%-unsigned}-dbg")
+  VMLINUX612=$(ls "$DD612"/usr/lib/debug/boot/vmlinux-* | head -n 1)
+elif [ -f "$CACHE/corpus.env" ]; then
+  VMLINUX612=$(sed -n 's/^VMLINUX612=//p' "$CACHE/corpus.env")
+fi
+
 MODULES61ARM64=""
 if [ "$WANT_ARM64" = 1 ]; then
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -99,6 +110,7 @@ MODULES612=$(ls -d "$M612"/*/kernel | head -n 1)
 OBJTOOL61=$OBJTOOL61
 OBJTOOL612=$OBJTOOL612
 VMLINUX61=$VMLINUX61
+VMLINUX612=$VMLINUX612
 MODULES61ARM64=$MODULES61ARM64
 ENV
 log "ready: $CACHE/corpus.env"

@@ -1,26 +1,67 @@
 #!/usr/bin/env bash
-# Boot the real Debian 6.1 cloud kernel of the corpus under QEMU (TCG) with a
-# busybox initramfs, let it print every task's stack with its own ORC unwinder
-# (sysrq-t, on the serial console), then dump guest memory as an ELF core and
-# check with drgn that the dump is readable. For comparing other unwinders
-# against the kernel's own.
+# Boot a real Debian cloud kernel of the corpus under QEMU (TCG) with a busybox
+# initramfs, let it print every task's stack with its own ORC unwinder (sysrq-t,
+# on the serial console), optionally crash it, then dump guest memory and check
+# with drgn that the dump is readable. For comparing other unwinders against
+# the kernel's own.
 #
-# usage: scripts/qemu-dump.sh OUTDIR
-# Writes OUTDIR/console.log  serial console (boot log + sysrq-t traces)
-#        OUTDIR/vmcore       ELF core from QMP dump-guest-memory (paging=false)
-#        OUTDIR/drgn.txt     drgn's stack trace of every task (scripts/drgn-traces.py)
-#        OUTDIR/qemu.log     QEMU's own stdout/stderr
-# Environment: QEMU_DUMP_TIMEOUT (seconds to wait for the guest, default 300).
+# usage: scripts/qemu-dump.sh [--kernel 6.1|6.12] [--scenario NAME] OUTDIR
+#        (or KERNEL=... SCENARIO=... in the environment)
+# Scenarios:
+#   default  a few sleeping, blocked and running busybox tasks, sysrq-t; ELF core only
+#            (the dump `make dump` makes for the tests)
+#   busy     default + the test module Examples/dumpmod (scripts/dumpmod-build.sh):
+#            its kthread orctool_kthr sleeping, a dd blocked in read() of
+#            /dev/orctool_dumptest, a stty blocked in its ioctl(), then sysrq-t
+#   oops     busy, booted with oops=panic panic=0, then `echo oops >
+#            /dev/orctool_dumptest`: kthread orctool_oops dereferences NULL in the
+#            module, the oops panics; dumped after the panic's end marker
+#   sysrq-c  busy, panic=0, then `echo c > /proc/sysrq-trigger` (panic in process context)
+#   nmi      busy, panic=0, kernel.unknown_nmi_panic=1, then QMP inject-nmi (every
+#            CPU gets it): "NMI: Not continuing" panics in NMI context
+# Every scenario but default is dumped twice from the same stopped state: ELF
+# (vmcore) and kdump-compressed with zlib. QEMU 7.2 writes the kdump formats
+# only as makedumpfile's flattened stream (vmcore.kdump.flat, kept as written);
+# vmcore.kdump is the ordinary kdump file it encodes (scripts/kdump-unflatten.py,
+# byte for byte what `makedumpfile -R` writes).
+# Writes OUTDIR/console.log        serial console (boot log, sysrq-t, oops/panic at loglevel 7)
+#        OUTDIR/vmcore             ELF core from QMP dump-guest-memory (paging=false)
+#        OUTDIR/vmcore.kdump       the same state, kdump-compressed (zlib) (not for default)
+#        OUTDIR/vmcore.kdump.flat  QEMU's flattened kdump-zlib output it came from
+#        OUTDIR/drgn.txt           drgn's stack trace of every task (scripts/drgn-traces.py),
+#                                  with the -dbg package's module debug info and the test module's
+#        OUTDIR/drgn-cpus.txt      drgn's crashed thread and each CPU's trace (--cpus)
+#        OUTDIR/orctool_dumptest.ko the test module the guest loaded (not for default)
+#        OUTDIR/summary.txt        kernel, scenario, timings and sizes (also on stdout)
+#        OUTDIR/qemu.log           QEMU's own stdout/stderr
+# Environment: QEMU_DUMP_TIMEOUT (seconds to wait for the guest, default 600).
 set -euo pipefail
 
 die() { echo "qemu-dump: error: $*" >&2; exit 1; }
 log() { echo "qemu-dump: $*" >&2; }
+usage() { echo "usage: $0 [--kernel 6.1|6.12] [--scenario default|busy|oops|sysrq-c|nmi] OUTDIR" >&2; exit 2; }
 
-[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+KERNEL="${KERNEL:-6.1}"
+SCENARIO="${SCENARIO:-default}"
+ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kernel) [ $# -ge 2 ] || usage; KERNEL="$2"; shift 2 ;;
+    --kernel=*) KERNEL="${1#*=}"; shift ;;
+    --scenario) [ $# -ge 2 ] || usage; SCENARIO="$2"; shift 2 ;;
+    --scenario=*) SCENARIO="${1#*=}"; shift ;;
+    -h|--help) usage ;;
+    -*) echo "qemu-dump: unknown option $1" >&2; usage ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+[ ${#ARGS[@]} -eq 1 ] || usage
+case "$KERNEL" in 6.1|6.12) ;; *) die "unknown kernel '$KERNEL' (6.1 or 6.12)" ;; esac
+case "$SCENARIO" in default|busy|oops|sysrq-c|nmi) ;; *) die "unknown scenario '$SCENARIO'" ;; esac
 HERE="$(cd "$(dirname "$0")" && pwd)"
-mkdir -p "$1" || die "cannot create $1"
-OUT="$(cd "$1" && pwd)"
-TIMEOUT="${QEMU_DUMP_TIMEOUT:-300}"
+mkdir -p "${ARGS[0]}" || die "cannot create ${ARGS[0]}"
+OUT="$(cd "${ARGS[0]}" && pwd)"
+TIMEOUT="${QEMU_DUMP_TIMEOUT:-600}"
 START=$SECONDS
 
 # --- dependencies -----------------------------------------------------------
@@ -40,19 +81,55 @@ fi
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
 [ -x /bin/busybox ] || die "/bin/busybox not found (busybox-static)"
 
-bash "$HERE/corpus.sh" --dbg || die "scripts/corpus.sh --dbg failed"
+if [ "$KERNEL" = 6.1 ]; then
+  bash "$HERE/corpus.sh" --dbg || die "scripts/corpus.sh --dbg failed"
+else
+  bash "$HERE/corpus.sh" --dbg --dbg612 || die "scripts/corpus.sh --dbg --dbg612 failed"
+fi
 CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 # shellcheck disable=SC1091
 source "$CACHE/corpus.env"
-[ -d "${MODULES61:-}" ] || die "MODULES61 is not a directory: '${MODULES61:-}'"
-[ -f "${VMLINUX61:-}" ] || die "VMLINUX61 is not a file: '${VMLINUX61:-}'"
-KVER="$(basename "$(dirname "$MODULES61")")"          # .../lib/modules/KVER/kernel
-PKG="$(cd "$MODULES61/../../../.." && pwd)"            # contains lib/ and boot/
-[ -d "$PKG/lib" ] && [ -d "$PKG/boot" ] || die "cannot find the package root above $MODULES61"
+if [ "$KERNEL" = 6.1 ]; then
+  MODS="${MODULES61:-}"; VMLINUX="${VMLINUX61:-}"
+  # The unsigned image package holds the vmlinuz; MODULES61 is its lib/modules/KREL/kernel.
+  PKG="$(cd "$MODS/../../../.." 2>/dev/null && pwd)" || die "MODULES61 is not a directory: '$MODS'"
+else
+  # MODULES612 is a decompressed copy of the image package's .ko.xz tree.
+  MODS="${MODULES612:-}"; VMLINUX="${VMLINUX612:-}"
+  [ -d "$MODS" ] || die "MODULES612 is not a directory: '$MODS'"
+  PKG="$CACHE/x/linux-image-$(basename "$(dirname "$MODS")")-unsigned"
+fi
+[ -d "$MODS" ] || die "the $KERNEL modules directory is missing: '$MODS'"
+[ -f "$VMLINUX" ] || die "the $KERNEL -dbg vmlinux is missing: '$VMLINUX'"
+KVER="$(basename "$(dirname "$MODS")")"               # .../lib/modules/KVER/kernel
 VMLINUZ="$PKG/boot/vmlinuz-$KVER"
-FWCFG="$MODULES61/drivers/firmware/qemu_fw_cfg.ko"
+FWCFG="$MODS/drivers/firmware/qemu_fw_cfg.ko"
+# The -dbg package's module debug info, for drgn (.../usr/lib/debug/boot/vmlinux-KVER).
+MODDEBUG="$(dirname "$(dirname "$VMLINUX")")/lib/modules/$KVER"
 [ -f "$VMLINUZ" ] || die "kernel image not found: $VMLINUZ"
 [ -f "$FWCFG" ] || die "module not found: $FWCFG"
+[ -d "$MODDEBUG" ] || die "module debug info not found: $MODDEBUG"
+
+# --- the scenario --------------------------------------------------------------
+APPEND="console=ttyS0 nokaslr loglevel=7"
+# Three CPUs but for default: the busy loop keeps one in user mode and the
+# crash takes one, so at a panic at least one is idle in the kernel, which the
+# panic's stop IPI then catches on its hardirq stack (from user mode it would
+# stay on the task stack).
+TESTMOD=0; KDUMP=1; NMI=0; PANIC=""; SMP=3
+case "$SCENARIO" in
+  default) APPEND+=" panic=-1"; KDUMP=0; SMP=2 ;;
+  busy) APPEND+=" panic=-1"; TESTMOD=1 ;;
+  oops) APPEND+=" oops=panic panic=0"; TESTMOD=1; PANIC="Kernel panic - not syncing: Fatal exception" ;;
+  sysrq-c) APPEND+=" panic=0"; TESTMOD=1; PANIC="Kernel panic - not syncing: sysrq triggered crash" ;;
+  nmi) APPEND+=" panic=0"; TESTMOD=1; NMI=1; PANIC="Kernel panic - not syncing: NMI: Not continuing" ;;
+esac
+
+rm -f "$OUT/console.log" "$OUT/vmcore" "$OUT/vmcore.kdump" "$OUT/vmcore.kdump.flat" "$OUT/drgn.txt" "$OUT/drgn-cpus.txt" \
+  "$OUT/orctool_dumptest.ko" "$OUT/summary.txt" "$OUT/qmp.sock" "$OUT/build.log"
+if [ "$TESTMOD" = 1 ]; then
+  bash "$HERE/dumpmod-build.sh" "$KERNEL" "$OUT" >/dev/null || die "building the test module failed"
+fi
 
 # --- cleanup: kill our QEMU on any exit --------------------------------------
 TMP="$(mktemp -d)"
@@ -78,6 +155,8 @@ cp /bin/busybox "$R/bin/busybox"
   [ "$a" = bin/busybox ] || [ -e "$R/$a" ] || ln -s /bin/busybox "$R/$a"
 done
 cp "$FWCFG" "$R/qemu_fw_cfg.ko"
+[ "$TESTMOD" = 0 ] || cp "$OUT/orctool_dumptest.ko" "$R/orctool_dumptest.ko"
+echo "$SCENARIO" > "$R/scenario"
 mknod -m 600 "$R/dev/console" c 5 1 2>/dev/null || true
 cat > "$R/init" <<'INIT'
 #!/bin/sh
@@ -85,19 +164,33 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
-echo "orctool-init: starting"
+SCENARIO=$(cat /scenario)
+echo "orctool-init: starting ($SCENARIO)"
 # Publishes VMCOREINFO to QEMU's vmcoreinfo device (goes into the dump's notes).
 insmod /qemu_fw_cfg.ko || echo "orctool-init: insmod qemu_fw_cfg.ko failed"
 sleep 100000 &                             # sleeping in nanosleep
 sh -c 'while :; do :; done' &              # busy, runnable
 mkfifo /fifo; cat /fifo &                  # blocked in open() of a fifo
 sleep 100000 | cat > /dev/null &           # blocked in read() on a pipe
+if [ -f /orctool_dumptest.ko ]; then
+  # kthread orctool_kthr starts sleeping in the module
+  insmod /orctool_dumptest.ko || echo "orctool-init: insmod orctool_dumptest.ko failed"
+  dd if=/dev/orctool_dumptest of=/dev/null bs=1 count=1 &   # blocked in the module's read()
+  stty < /dev/orctool_dumptest &           # TCGETS, blocked in the module's ioctl()
+fi
 sleep 1
 echo 1 > /proc/sys/kernel/sysrq
 echo t > /proc/sysrq-trigger               # every task's stack, kernel ORC unwinder
 sleep 2                                    # let the console drain
+case "$SCENARIO" in
+  nmi) echo 1 > /proc/sys/kernel/unknown_nmi_panic ;;  # the host injects the NMI
+esac
 echo "orctool-init: ORCTOOL-READY" > /dev/kmsg
 echo "ORCTOOL-READY"
+case "$SCENARIO" in
+  oops) echo oops > /dev/orctool_dumptest ;;   # kthread orctool_oops dereferences NULL
+  sysrq-c) sh -c 'echo c > /proc/sysrq-trigger' ;;   # panics in a child, not in init
+esac
 while :; do sleep 3600; done
 INIT
 chmod 755 "$R/init"
@@ -106,30 +199,33 @@ INITRD="$TMP/initrd.gz"
   die "building the initramfs failed"
 
 # --- 2. boot ---------------------------------------------------------------------
-rm -f "$OUT/console.log" "$OUT/vmcore" "$OUT/drgn.txt" "$OUT/qmp.sock"
 : > "$OUT/console.log"
 QMP="$OUT/qmp.sock"
-log "booting $VMLINUZ (TCG, 2 CPUs)"
-qemu-system-x86_64 -machine q35 -accel tcg -cpu max,la57=off -smp 2 -m 512M \
-  -kernel "$VMLINUZ" -initrd "$INITRD" \
-  -append "console=ttyS0 nokaslr loglevel=7 panic=-1" \
+log "booting $VMLINUZ (TCG, $SMP CPUs), scenario $SCENARIO"
+qemu-system-x86_64 -machine q35 -accel tcg -cpu max,la57=off -smp "$SMP" -m 512M \
+  -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND" \
   -device vmcoreinfo -display none -vga none -nic none -monitor none -no-reboot \
   -serial "file:$OUT/console.log" -qmp "unix:$QMP,server=on,wait=off" \
   > "$OUT/qemu.log" 2>&1 &
 QPID=$!
 
-# --- 3. wait for the guest, dump, quit --------------------------------------------
+# --- 3. wait for the guest (and its panic), stop, dump, quit ---------------------------
 deadline=$((SECONDS + TIMEOUT))
 until grep -q '^ORCTOOL-READY' "$OUT/console.log" 2>/dev/null; do
   kill -0 "$QPID" 2>/dev/null || { QPID=""; tail -n 20 "$OUT/console.log" >&2; die "QEMU exited before the guest was ready (see $OUT/qemu.log)"; }
   [ $SECONDS -lt $deadline ] || { tail -n 20 "$OUT/console.log" >&2; die "guest not ready after ${TIMEOUT}s"; }
   sleep 1
 done
-log "guest ready after $((SECONDS - START))s; dumping memory"
+READY=$((SECONDS - START))
+log "guest ready after ${READY}s"
 
-python3 - "$QMP" "$OUT/vmcore" "$TIMEOUT" <<'PY' || die "QMP dump-guest-memory failed"
-import json, socket, sys, time
-path, vmcore, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+# The QMP session: optionally inject an NMI, wait for the panic's end marker on
+# the console, stop the guest, dump (ELF, then kdump-zlib of the same state), quit.
+python3 - "$QMP" "$OUT" "$TIMEOUT" "$NMI" "$PANIC" "$KDUMP" <<'PY' || die "the QMP session failed"
+import json, os, socket, sys, time
+path, out, timeout, nmi, panic, kdump = sys.argv[1:]
+timeout, nmi, kdump = float(timeout), nmi == "1", kdump == "1"
+console = os.path.join(out, "console.log")
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(timeout)
 for _ in range(50):
@@ -155,13 +251,43 @@ def cmd(name, **args):
         if "error" in m:
             sys.exit(f"qmp: {name}: {m['error'].get('desc', m['error'])}")
         # asynchronous events (STOP, DUMP_COMPLETED, ...) are ignored
+def log(msg):
+    print(f"qemu-dump: {msg}", file=sys.stderr, flush=True)
+def console_has(text):
+    with open(console, errors="replace") as c:
+        return text in c.read()
 recv()                                  # greeting
 cmd("qmp_capabilities")
+if nmi:
+    log("injecting an NMI (QMP inject-nmi)")
+    cmd("inject-nmi")
+if panic:
+    # The panic message, then its closing "---[ end Kernel panic - not syncing: ... ]---".
+    deadline = time.monotonic() + timeout
+    end = "---[ end " + panic
+    while not console_has(end):
+        if time.monotonic() > deadline:
+            sys.exit(f"qmp: no '{end}' on the console after {timeout:.0f}s")
+        time.sleep(0.5)
+    time.sleep(1)                       # the panic loop has started
+    log("the guest panicked")
 cmd("stop")
-cmd("dump-guest-memory", paging=False, protocol="file:" + vmcore, detach=False)
+t = time.monotonic()
+cmd("dump-guest-memory", paging=False, protocol="file:" + os.path.join(out, "vmcore"), detach=False)
 st = cmd("query-dump")
 if st.get("status") != "completed":
-    sys.exit(f"qmp: dump status {st}")
+    sys.exit(f"qmp: ELF dump status {st}")
+times = [time.monotonic() - t]
+if kdump:
+    t = time.monotonic()
+    cmd("dump-guest-memory", paging=False, protocol="file:" + os.path.join(out, "vmcore.kdump.flat"),
+        format="kdump-zlib", detach=False)
+    st = cmd("query-dump")
+    if st.get("status") != "completed":
+        sys.exit(f"qmp: kdump dump status {st}")
+    times.append(time.monotonic() - t)
+with open(os.path.join(out, "dump-times"), "w") as d:
+    d.write(" ".join(f"{x:.1f}" for x in times) + "\n")
 try:
     cmd("quit")
 except SystemExit:
@@ -173,20 +299,57 @@ wait "$QPID" 2>/dev/null || true
 QPID=""
 rm -f "$QMP"
 [ -s "$OUT/vmcore" ] || die "no vmcore written"
+if [ "$KDUMP" = 1 ]; then
+  [ -s "$OUT/vmcore.kdump.flat" ] || die "no vmcore.kdump.flat written"
+  python3 "$HERE/kdump-unflatten.py" "$OUT/vmcore.kdump.flat" "$OUT/vmcore.kdump" ||
+    die "cannot unflatten $OUT/vmcore.kdump.flat"
+fi
+read -r T_ELF T_KDUMP < "$OUT/dump-times" || true
+rm -f "$OUT/dump-times"
+DUMPED=$((SECONDS - START))
 
 # --- 4. drgn ------------------------------------------------------------------------
 log "reading the dump with drgn"
-python3 "$HERE/drgn-traces.py" "$OUT/vmcore" "$VMLINUX61" "$OUT/drgn.txt" ||
-  die "drgn could not read $OUT/vmcore"
+debuginfo=("$MODDEBUG")
+[ "$TESTMOD" = 0 ] || debuginfo+=("$OUT/orctool_dumptest.ko")
+python3 "$HERE/drgn-traces.py" "$OUT/vmcore" "$VMLINUX" "$OUT/drgn.txt" --cpus "$OUT/drgn-cpus.txt" \
+  "${debuginfo[@]}" || die "drgn could not read $OUT/vmcore"
+if [ "$KDUMP" = 1 ]; then
+  # The same state through the other format: drgn's kernel frames must be the same
+  # (user-space frames past the stack's end differ). drgn reads a copy whose header
+  # utsname is filled in (see kdump-unflatten.py --fill-utsname).
+  python3 "$HERE/kdump-unflatten.py" --fill-utsname "$OUT/vmcore.kdump.flat" "$TMP/vmcore.kdump"
+  python3 "$HERE/drgn-traces.py" "$TMP/vmcore.kdump" "$VMLINUX" "$TMP/drgn-kdump.txt" "${debuginfo[@]}" 2>/dev/null ||
+    die "drgn could not read (a copy of) $OUT/vmcore.kdump"
+  rm -f "$TMP/vmcore.kdump"
+  kernel_frames() { awk '!/^#/ || $2 ~ /^0xffff[89a-f]/' "$1"; }
+  if diff <(kernel_frames "$OUT/drgn.txt") <(kernel_frames "$TMP/drgn-kdump.txt") > "$TMP/kdiff"; then
+    KDUMP_CHECK="drgn's kernel frames of vmcore.kdump are vmcore's"
+  else
+    KDUMP_CHECK="drgn's kernel frames of vmcore.kdump DIFFER from vmcore's ($(grep -c '^[<>]' "$TMP/kdiff") lines)"
+    log "warning: $KDUMP_CHECK"
+  fi
+fi
 
 # --- 5. summary ---------------------------------------------------------------------
 tasks=$(grep -c '^task ' "$OUT/drgn.txt" || true)
 errs=$(grep -c '^error: ' "$OUT/drgn.txt" || true)
 frames=$(grep -c '^#' "$OUT/drgn.txt" || true)
+modframes=$(grep -c ' dumptest_' "$OUT/drgn.txt" || true)
 sysrq=$(grep -c 'task:' "$OUT/console.log" || true)
 calltr=$(grep -c 'Call Trace:' "$OUT/console.log" || true)
-echo "vmcore:      $OUT/vmcore ($(stat -c %s "$OUT/vmcore") bytes, $(du -h "$OUT/vmcore" | cut -f1) on disk)"
-echo "drgn:        $OUT/drgn.txt ($tasks tasks, $frames frames, $errs errors)"
-echo "console.log: $OUT/console.log (sysrq-t: $sysrq 'task:' lines, $calltr 'Call Trace:' lines)"
+size() { echo "$(stat -c %s "$1") bytes, $(du -h "$1" | cut -f1) on disk"; }
+{
+  echo "kernel:      $KVER ($VMLINUZ)"
+  echo "scenario:    $SCENARIO ($SMP CPUs, append: $APPEND)"
+  echo "vmcore:      $OUT/vmcore ($(size "$OUT/vmcore"); dumped in ${T_ELF:-?}s)"
+  if [ "$KDUMP" = 1 ]; then
+    echo "vmcore.kdump: $OUT/vmcore.kdump ($(size "$OUT/vmcore.kdump"); dumped in ${T_KDUMP:-?}s; $KDUMP_CHECK)"
+    echo "vmcore.kdump.flat: $(size "$OUT/vmcore.kdump.flat")"
+  fi
+  echo "drgn:        $OUT/drgn.txt ($tasks tasks, $frames frames, $modframes in dumptest_*, $errs errors)"
+  echo "drgn cpus:   $(head -n 1 "$OUT/drgn-cpus.txt")"
+  echo "console.log: $OUT/console.log (sysrq-t: $sysrq 'task:' lines, $calltr 'Call Trace:' lines)"
+  echo "took:        ${READY}s to ready, ${DUMPED}s to dumped, $((SECONDS - START))s in all"
+} | tee "$OUT/summary.txt"
 [ "$sysrq" -gt 0 ] || echo "warning: no sysrq-t output in console.log" >&2
-echo "took:        $((SECONDS - START))s"

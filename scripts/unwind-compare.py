@@ -50,7 +50,7 @@ def read_console(path, symbols):
     """sysrq-t: `task:COMM state:... pid:N`, then frames until `</TASK>`."""
     tasks, cur = {}, None
     head = re.compile(r"task:(\S+)\s+state:.*\spid:\s*(\d+)")
-    frame = re.compile(r"^\s*([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x[0-9a-f]+")
+    frame = re.compile(r"^\s*([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x[0-9a-f]+(?:\s+\[(\S+)\])?")
     for raw in open(path, errors="replace"):
         line = re.sub(r"^\[\s*[0-9.]+\]\s?", "", raw.rstrip("\n"))
         m = head.search(line)
@@ -66,9 +66,51 @@ def read_console(path, symbols):
             continue
         f = frame.match(line)
         if f:
-            cands = [a + int(f.group(2), 16) for a in symbols.get(f.group(1), [])]
-            cur["addrs"].append(cands)
+            if f.group(3):  # a module frame: `sym+0xoff/0xsize [module]`, matched by name and offset
+                cur["addrs"].append(f"{f.group(1)}+0x{f.group(2)} [{f.group(3)}]")
+            else:
+                cur["addrs"].append([a + int(f.group(2), 16) for a in symbols.get(f.group(1), [])])
     return tasks
+
+
+def read_panic(path):
+    """The last oops or panic printout of the console: its CPU and PID, and its
+    frames as `sym+0xoff` (module frames with ` [module]`), the `RIP:` line
+    among them where the kernel prints it, `?` lines dropped. None without one."""
+    lines = [re.sub(r"^\[\s*[0-9.]+\]\s?", "", raw.rstrip("\n")) for raw in open(path, errors="replace")]
+    head = re.compile(r"^CPU: (\d+) .*PID: (\d+) Comm: (\S+)")
+    starts = [i for i, l in enumerate(lines) if head.match(l)]
+    if not starts:
+        return None
+    i = starts[-1]
+    m = head.match(lines[i])
+    frame = re.compile(r"^\s*(?:RIP: [0-9a-f]{4}:)?([A-Za-z0-9_.$]+)\+0x([0-9a-f]+)/0x[0-9a-f]+(?:\s+\[(\S+)\])?")
+    frames, in_trace = [], False
+    for line in lines[i + 1:]:
+        if line.startswith("---[ end") or (in_trace and "</TASK>" in line):
+            break
+        if line.startswith("Call Trace:"):
+            in_trace = True
+            continue
+        if line.lstrip().startswith("?") or not (in_trace or line.startswith("RIP: ")):
+            continue
+        f = frame.match(line)
+        if f:
+            frames.append(f"{f.group(1)}+0x{f.group(2)}" + (f" [{f.group(3)}]" if f.group(3) else ""))
+    return {"cpu": int(m.group(1)), "pid": int(m.group(2)), "comm": m.group(3), "frames": frames}
+
+
+def name_offset(text):
+    """`sym+0xoff/0xsize [mod]` -> `sym+0xoff [mod]`."""
+    return re.sub(r"/0x[0-9a-f]+", "", text)
+
+
+def same_frame(pc, text, kernel):
+    """Our frame (address, `sym+0xoff/0xsize [mod]`) against one of the kernel's."""
+    if isinstance(kernel, str):
+        m = re.match(r"(\S+)/0x[0-9a-f]+ \[(\S+)\]$", text)
+        return m is not None and f"{m.group(1)} [{m.group(2)}]" == kernel
+    return pc in kernel
 
 
 def main(argv):
@@ -100,7 +142,8 @@ def main(argv):
             diff_k += 1
             continue
         pcs = mine[0]["addresses"]
-        ok = len(pcs) == len(k["addrs"]) and all(p in c for p, c in zip(pcs, k["addrs"]))
+        ok = len(pcs) == len(k["addrs"]) and all(
+            same_frame(p, f, c) for p, f, c in zip(pcs, mine[0]["frames"], k["addrs"]))
         if ok:
             same_k += 1
         else:
@@ -108,6 +151,23 @@ def main(argv):
             print(f"kernel: task {pid} {k['comm']}: orctool {mine[0]['frames']} kernel {len(k['addrs'])} frames")
     print(f"orctool vs drgn 0.3.0: {same_drgn}/{same_drgn + diff_drgn} tasks identical (drgn's kernel frames, by PC)")
     print(f"orctool vs the kernel's sysrq-t: {same_k}/{same_k + diff_k} tasks identical (lines without '?')")
+    panic = read_panic(console_path)
+    if panic:
+        mine = [t for t in ours.get(panic["pid"], []) if t.get("cpu") == panic["cpu"]]
+        k = panic["frames"]
+        o = [name_offset(f) for f in mine[0]["frames"]] if mine else []
+        # The dump is taken after the printout: the frames above the panic differ (the
+        # printout's dump_stack against the dump's panic loop); the rest must be the same.
+        n = 0
+        while n < min(len(k), len(o)) and k[-1 - n] == o[-1 - n]:
+            n += 1
+        above = [f for f in k[: len(k) - n]]
+        print(f"panic printout (CPU {panic['cpu']}, PID {panic['pid']} {panic['comm']}): "
+              f"orctool's last {n} of {len(k)} frames identical; the printout's frames above them: {above}")
+        if mine:
+            print("  orctool: " + " | ".join(
+                (f"<{st}> " if i == 0 or mine[0]["stacks"][i - 1] != st else "") + f
+                for i, (f, st) in enumerate(zip(mine[0]["frames"], mine[0].get("stacks", [""] * 99)))))
     idle = [t for ts in ours.values() for t in ts if t["pid"] == 0]
     print(f"idle tasks (neither drgn nor sysrq-t shows them): {len(idle)}, verdicts: "
           + ", ".join(sorted({t['verdict'] for t in idle})))

@@ -291,3 +291,70 @@ extension BTF {
     return nil
   }
 }
+
+extension BTF {
+  /// The size in bytes of type `id` (typedefs and qualifiers looked through;
+  /// an array is its element's size times its length), or nil for a type
+  /// without one (void, a function, a forward declaration) or one nested
+  /// past ``maxNesting`` arrays.
+  public func typeSize(_ id: Int, depth: Int = 0) -> Int? {
+    guard depth <= Self.maxNesting, let t = type(resolve(id)) else { return nil }
+    switch t.kind {
+    case .int, .structure, .union, .enumeration, .enumeration64, .float, .dataSection: return Int(t.sizeOrType)
+    case .pointer: return 8
+    case .array:
+      guard let btf = owner(of: resolve(id)) else { return nil }
+      let element = Int(btf.typeData.load(UInt32.self, at: t.dataOffset))
+      let count = Int(btf.typeData.load(UInt32.self, at: t.dataOffset + 8))
+      guard let size = typeSize(element, depth: depth + 1) else { return nil }
+      let (total, over) = size.multipliedReportingOverflow(by: count)
+      return over ? nil : total
+    default: return nil
+    }
+  }
+
+  /// The size in bytes of member `path` of struct `name` (`NMI_stack` of `cea_exception_stacks`).
+  public func memberSize(of path: String, in name: String) -> Int? {
+    guard let id = find(name, kind: .structure) else { return nil }
+    var current = id
+    var last: Int? = nil
+    for part in path.split(separator: ".") {
+      guard let (_, type) = memberOffset(String(part), in: current) else { return nil }
+      last = type
+      current = resolve(type)
+    }
+    return last.flatMap { typeSize($0) }
+  }
+
+  /// `memberSize(of:in:)`, or an error that names what `.BTF` does not describe.
+  public func requireMemberSize(of path: String, in name: String) throws(ELFError) -> Int {
+    if let size = memberSize(of: path, in: name) { return size }
+    let structure = find(name, kind: .structure) == nil
+    throw ELFError(.missingBTF(structure: name, member: structure ? nil : path), path: self.path, offset: fileOffset)
+  }
+
+  /// `enumerator(_:)`, or an error that names the enumerator `.BTF` lacks.
+  public func requireEnumerator(_ name: String, of enumeration: String) throws(ELFError) -> Int64 {
+    if let value = enumerator(name) { return value }
+    throw ELFError(.missingBTF(structure: enumeration, member: name), path: path, offset: fileOffset)
+  }
+
+  /// The value of enumerator `name` (`MOD_TEXT`) of any enum, or nil.
+  public func enumerator(_ name: String) -> Int64? {
+    for id in 1..<endID {
+      guard let t = type(id), t.kind == .enumeration || t.kind == .enumeration64, let btf = owner(of: id) else {
+        continue
+      }
+      let stride = t.kind == .enumeration ? 8 : 12
+      for i in 0..<t.vlen {
+        let at = t.dataOffset + i * stride
+        guard string(btf.typeData.load(UInt32.self, at: at)) == name else { continue }
+        if t.kind == .enumeration { return Int64(Int32(bitPattern: btf.typeData.load(UInt32.self, at: at + 4))) }
+        let lo = UInt64(btf.typeData.load(UInt32.self, at: at + 4))
+        let hi = UInt64(btf.typeData.load(UInt32.self, at: at + 8))
+        return Int64(bitPattern: hi << 32 | lo)
+      }
+    }
+    return nil
+  }
+}

@@ -13,9 +13,20 @@ public struct TaskTrace: Sendable, Codable {
   public var frames: [String]
   /// Frame addresses.
   public var addresses: [UInt64]
+  /// Per frame, the stack it is on (`TASK`, `IRQ`, `NMI`, `#DB`, … as the
+  /// kernel names them; empty when on none the tool knows).
+  public var stacks: [String] = []
   public var reliable: Bool
   /// The verdict in words.
   public var verdict: String
+}
+
+/// Where a session's vmlinux ORC table was read.
+public enum ORCSource: String, Sendable, Codable {
+  /// The vmlinux file's `.orc_unwind` and `.orc_unwind_ip`.
+  case vmlinux
+  /// The dumped kernel's memory, `__start_orc_unwind_ip` to `__stop_orc_unwind_ip`.
+  case memory
 }
 
 /// A vmlinux and a dump of the kernel it built: tasks, their stacks, their traces.
@@ -26,10 +37,18 @@ public struct DumpSession: Sendable {
   public let unwinder: Unwinder
   public let functions: FunctionTable
   public let tasks: KernelTasks
+  /// The loaded modules, read from the dump (empty when the kernel has no `modules` list).
+  public let modules: KernelModules?
+  /// Where the vmlinux ORC came from: the vmlinux's `.orc_unwind` or, when it has none, the dump's memory.
+  public let orcSource: ORCSource
   /// Where a sleeping task's trace starts (`task->thread.sp` points at one).
   public let taskFrame: InactiveTaskFrame
   /// Code symbols that are not `STT_FUNC` (`ret_from_fork`, entry code), by address, as kallsyms has them.
   let codeLabels: [(address: UInt64, name: String)]
+  /// Where a newly forked task first runs (`ret_from_fork`, 6.6+ `ret_from_fork_asm`).
+  let retFromFork: UInt64?
+  /// KERNELOFFSET: how far the running kernel's addresses are from the vmlinux's.
+  public let kernelSlide: UInt64
 
   /// Opens `vmlinux` (with symbols, `.BTF` and ORC) and the QEMU dump `core`;
   /// `policy` decides the ORC layout (by default from the vmlinux alone:
@@ -43,11 +62,6 @@ public struct DumpSession: Sendable {
     vmlinux = try ELFFile(path: path)
     dump = try openMemoryDump(path: core)
     let (generation, _) = try policy.resolve(vmlinux)
-    guard let table = try ORCTable.load(from: vmlinux, generation: generation) else {
-      throw ELFError(.missingSection(".orc_unwind"), path: path, offset: 0)
-    }
-    // The lookup reads every entry's address, which a table with relocations does not need to have.
-    try table.requireAddresses()
     functions = try FunctionTable(file: vmlinux)
     var symbols: [String: UInt64] = [:]
     for i in 0..<functions.symbols.count {
@@ -57,25 +71,65 @@ public struct DumpSession: Sendable {
       }
       if symbols[name] == nil { symbols[name] = s.value }
     }
-    // KASLR: VMCOREINFO's KERNELOFFSET shifts every vmlinux address (0 with nokaslr).
+    // KASLR: VMCOREINFO's KERNELOFFSET shifts every vmlinux address (0 with nokaslr); per-CPU
+    // symbols are offsets into each CPU's area (below __START_KERNEL_map) and do not move.
     let slide = try dump.requireVMCOREINFO("KERNELOFFSET", hex: true)
-    for (k, v) in symbols { symbols[k] = v &+ slide }
-    memory = try KernelMemory(dump: dump, initTopPgt: symbols["init_top_pgt"])
+    for (k, v) in symbols where v >= KernelMemory.startKernelMap { symbols[k] = v &+ slide }
+    let memory = try KernelMemory(dump: dump, initTopPgt: symbols["init_top_pgt"])
+    self.memory = memory
+    let layout = ORCLayout.of(generation)
     let text = vmlinux.sections.filter { $0.flags.contains(.execInstr) && $0.flags.contains(.alloc) && $0.size > 0 }
-      .filter { $0.address &+ $0.size >= $0.address }.map { $0.address..<($0.address + $0.size) }
+      .filter { $0.address &+ $0.size >= $0.address }.map { ($0.address &+ slide)..<($0.address &+ slide &+ $0.size) }
     let textEnd = text.map(\.upperBound).max()
-    unwinder = Unwinder(lookup: ORCLookup(table: table, textEnd: textEnd), text: text)
+    let lookup: ORCLookup
+    if let table = try ORCTable.load(from: vmlinux, generation: generation), table.count > 0 {
+      // The lookup reads every entry's address, which a table with relocations does not need to have.
+      try table.requireAddresses()
+      let file = ORCLookup(table: table, textEnd: textEnd)
+      lookup =
+        slide == 0
+        ? file
+        : ORCLookup(
+          layout: layout, addresses: file.addresses.map { $0 &+ slide }, entries: file.entries, textEnd: textEnd)
+      orcSource = .vmlinux
+    } else {
+      // A vmlinux without ORC (symbols and .BTF only): the kernel's own table, from its memory.
+      guard let start = symbols["__start_orc_unwind_ip"], let stop = symbols["__stop_orc_unwind_ip"],
+        let entries = symbols["__start_orc_unwind"], stop >= start
+      else { throw ELFError(.missingSection(".orc_unwind (nor __start_orc_unwind_ip symbols)"), path: path, offset: 0) }
+      guard
+        let table = KernelModules.orcTable(
+          count: UInt32(exactly: (stop - start) / 4), ips: start, entries: entries, layout: layout,
+          textEnd: textEnd, memory: memory)
+      else {
+        throw ELFError(
+          .malformed(
+            "the dump has no memory at the kernel's ORC table (__start_orc_unwind_ip 0x\(String(start, radix: 16)))"),
+          path: core, offset: 0)
+      }
+      lookup = table
+      orcSource = .memory
+    }
+    let btf = try BTF(file: vmlinux)
+    let loaded =
+      try symbols["modules"].map { head throws(ELFError) in
+        try KernelModules(modulesHead: head, btf: btf, layout: layout, memory: memory)
+      }
+    modules = loaded
+    unwinder = Unwinder(lookup: lookup, text: text, modules: loaded?.modules.map(\.code) ?? [])
     var labels: [(UInt64, String)] = []
     let execSections = Set(vmlinux.sections.filter { $0.flags.contains(.execInstr) }.map(\.index))
     for i in 0..<functions.symbols.count {
       let s = try functions.symbols.symbol(at: i)
-      guard s.type == .notype, s.isDefined, execSections.contains(s.sectionIndex),
+      guard s.type == .notype || s.type == .function, s.isDefined, execSections.contains(s.sectionIndex),
         let name = try? functions.symbols.name(of: s), !name.isEmpty, !name.hasPrefix(".L")
       else { continue }
       labels.append((s.value, name))
     }
     codeLabels = labels.sorted { $0.0 < $1.0 }
-    let btf = try BTF(file: vmlinux)
+    kernelSlide = slide
+    // 6.6 and later start a new task in ret_from_fork_asm (ret_from_fork became C).
+    retFromFork = symbols["ret_from_fork_asm"] ?? symbols["ret_from_fork"]
     taskFrame = try InactiveTaskFrame(btf: btf)
     tasks = try KernelTasks(symbols: symbols, btf: btf, memory: memory, cpus: dump.cpus.count)
   }
@@ -83,13 +137,11 @@ public struct DumpSession: Sendable {
   /// The trace of `task`: from its CPU's registers when it was running,
   /// else from the `inactive_task_frame` that `__switch_to_asm` left.
   public func trace(_ task: KernelTask) -> TaskTrace {
-    var stacks = [KernelTasks.stack(bottom: task.stack)]
+    var stacks = [KernelStack(.task, KernelTasks.stack(bottom: task.stack))]
     let trace: UnwindTrace
     if let cpu = task.cpu, cpu < dump.cpus.count {
       let r = dump.cpus[cpu]
-      if cpu < tasks.irqStackTops.count {
-        stacks.append(KernelTasks.stack(top: tasks.irqStackTops[cpu]))
-      }
+      if cpu < tasks.cpuStacks.count { stacks += tasks.cpuStacks[cpu] }
       if r.isUserMode {
         return TaskTrace(
           pid: task.pid, comm: task.comm, cpu: cpu, frames: [], addresses: [], reliable: true,
@@ -107,13 +159,15 @@ public struct DumpSession: Sendable {
           pid: task.pid, comm: task.comm, cpu: nil, frames: [], addresses: [], reliable: false,
           verdict: "unreliable: can't read the task's switch frame at 0x\(String(frame, radix: 16))")
       }
+      // As unwind_start(): a task that has not run yet resumes at the fork entry's first
+      // instruction, which is looked up exactly (its hint ends the stack).
       trace = unwinder.unwind(
-        ip: ret, sp: frame &+ taskFrame.size, bp: bp, signal: false, stacks: stacks, memory: memory)
+        ip: ret, sp: frame &+ taskFrame.size, bp: bp, signal: ret == retFromFork, stacks: stacks, memory: memory)
     }
     return TaskTrace(
       pid: task.pid, comm: task.comm, cpu: task.cpu, frames: trace.frames.map(symbolize),
-      addresses: trace.frames.map(\.ip), reliable: trace.end.isReliable,
-      verdict: trace.end.description)
+      addresses: trace.frames.map(\.ip), stacks: trace.frames.map { $0.stack?.rawValue ?? "" },
+      reliable: trace.end.isReliable, verdict: trace.end.description)
   }
 
   /// `func+0xoff/0xsize` of a frame, as the kernel's `%pB` prints it: a
@@ -121,12 +175,23 @@ public struct DumpSession: Sendable {
   /// last instruction), the offset is of `ip` itself.
   public func symbolize(_ frame: UnwindFrame) -> String {
     let lookupAddress = frame.isSignal ? frame.ip : frame.ip &- 1
+    if let module = modules?.module(containing: lookupAddress) {
+      return (module.symbol(for: lookupAddress, offsetOf: frame.ip) ?? "0x" + String(frame.ip, radix: 16))
+        + " [\(module.name)]"
+    }
+    // The vmlinux's symbols are at its link addresses.
+    let fileFrame = UnwindFrame(ip: frame.ip &- kernelSlide, sp: frame.sp, isSignal: frame.isSignal)
+    return symbolizeVmlinux(fileFrame)
+  }
+
+  func symbolizeVmlinux(_ frame: UnwindFrame) -> String {
+    let lookupAddress = frame.isSignal ? frame.ip : frame.ip &- 1
     if let place = functions.place(ofAddress: lookupAddress),
       let f = functions.function(containing: place.offset, in: place.section)
     {
       return "\(f.name)+0x\(String(frame.ip &- f.value, radix: 16))/0x\(String(f.size, radix: 16))"
     }
-    // Code without a function symbol: the nearest preceding label, sized to the next one.
+    // Code without a function symbol: the nearest preceding code symbol, sized to the next one (as kallsyms).
     let lo = codeLabels.partitioningIndex { $0.address > lookupAddress }
     guard lo > 0 else { return "0x" + String(frame.ip, radix: 16) }
     let label = codeLabels[lo - 1]

@@ -20,8 +20,11 @@ public struct KernelTask: Sendable, Hashable {
 /// threads (`signal->thread_head`), with structure offsets from `.BTF`.
 public struct KernelTasks: Sendable {
   public let tasks: [KernelTask]
-  /// Per CPU, the top of its hardirq stack (`hardirq_stack_ptr` + 8).
-  public let irqStackTops: [UInt64]
+  /// Per CPU, the stacks a task running there may be on besides its own:
+  /// the hardirq stack, the exception stacks of the CPU entry area (#DF, NMI,
+  /// #DB, #MC, #VC, #VC2) and the entry trampoline stack, in the order of the
+  /// kernel's `get_stack_info_noinstr()`.
+  public let cpuStacks: [[KernelStack]]
 
   /// `THREAD_SIZE` on x86-64 without KASAN (arch/x86/include/asm/page_64_types.h).
   public static let threadSize: UInt64 = 16384
@@ -42,8 +45,15 @@ public struct KernelTasks: Sendable {
 
   /// The symbols the walk needs, by name.
   public static let symbolNames: Set<String> = [
-    "init_task", "runqueues", "__per_cpu_offset", "hardirq_stack_ptr",
-    "init_top_pgt",
+    "init_task", "runqueues", "__per_cpu_offset", "hardirq_stack_ptr", "pcpu_hot",
+    "init_top_pgt", "cea_exception_stacks", "cpu_tss_rw", "modules",
+    "__start_orc_unwind_ip", "__stop_orc_unwind_ip", "__start_orc_unwind", "ret_from_fork", "ret_from_fork_asm",
+  ]
+
+  /// The exception stacks of `struct cea_exception_stacks`, member by member.
+  static let exceptionStacks: [(member: String, kind: KernelStack.Kind)] = [
+    ("DF_stack", .doubleFault), ("NMI_stack", .nmi), ("DB_stack", .debug), ("MCE_stack", .machineCheck),
+    ("VC_stack", .vc), ("VC2_stack", .vc2),
   ]
 
   /// Reads every task through `memory`; `symbols` holds the addresses of `symbolNames`.
@@ -81,9 +91,30 @@ public struct KernelTasks: Sendable {
     let currOff = try offset("curr", in: "rq")
     let runqueues = try symbol("runqueues")
 
-    // Which task each CPU runs, and where its hardirq stack is.
+    // Where the CPU's other stacks are: hardirq_stack_ptr (a per-CPU variable up to 6.1, a member
+    // of pcpu_hot since 6.2) points 8 bytes below the top of the IRQ stack; the exception
+    // stacks lie in the CPU entry area at cea_exception_stacks; the TSS's sp0 is the top of
+    // the entry trampoline stack. A kernel without one of them (no such symbol) has no such stack.
+    var hardirq = symbols["hardirq_stack_ptr"]
+    if hardirq == nil, let hot = symbols["pcpu_hot"] {
+      hardirq = hot &+ (try offset("hardirq_stack_ptr", in: "pcpu_hot"))
+    }
+    let irqSize = btf.size(of: "irq_stack").map(UInt64.init) ?? Self.irqStackSize
+    var exception: [(offset: UInt64, size: UInt64, kind: KernelStack.Kind)] = []
+    if symbols["cea_exception_stacks"] != nil {
+      for (member, kind) in Self.exceptionStacks {
+        // The #VC stacks exist only with CONFIG_AMD_MEM_ENCRYPT: a layout without them has none.
+        guard let at = btf.offset(of: member, in: "cea_exception_stacks") else { continue }
+        let size = try btf.requireMemberSize(of: member, in: "cea_exception_stacks")
+        if size > 0 { exception.append((UInt64(at), UInt64(size), kind)) }
+      }
+    }
+    let sp0 = symbols["cpu_tss_rw"] != nil ? try offset("x86_tss.sp0", in: "tss_struct") : nil
+    let entrySize = sp0 != nil ? UInt64(try btf.requireSize(of: "entry_stack")) : 0
+
+    // Which task each CPU runs, and its stacks.
     var running: [UInt64: Int] = [:]
-    var irqTops: [UInt64] = []
+    var perCPUStacks: [[KernelStack]] = []
     for cpu in 0..<cpus {
       // Without CONFIG_SMP there is no __per_cpu_offset: per-CPU variables are at their own addresses.
       let perCPU =
@@ -91,13 +122,27 @@ public struct KernelTasks: Sendable {
           try read(a &+ UInt64(cpu * 8), "__per_cpu_offset[\(cpu)]")
         } ?? 0
       running[try read(runqueues &+ perCPU &+ currOff, "runqueues.curr of CPU \(cpu)")] = cpu
-      // hardirq_stack_ptr is a per-CPU variable up to 6.1 (a member of pcpu_hot since 6.2, not read
-      // here): without it, a trace that enters the hardirq stack ends there, unreliable.
-      if let h = symbols["hardirq_stack_ptr"] {
-        irqTops.append(try read(h &+ perCPU, "hardirq_stack_ptr of CPU \(cpu)") &+ 8)
+      var stacks: [KernelStack] = []
+      if let base = symbols["cea_exception_stacks"], !exception.isEmpty {
+        let area = try read(base &+ perCPU, "cea_exception_stacks of CPU \(cpu)")
+        if area != 0 {
+          for e in exception {
+            let bottom = area &+ e.offset
+            stacks.append(KernelStack(e.kind, Self.stack(bottom: bottom, size: e.size)))
+          }
+        }
       }
+      if let h = hardirq {
+        let ptr = try read(h &+ perCPU, "hardirq_stack_ptr of CPU \(cpu)")
+        if ptr != 0 { stacks.append(KernelStack(.irq, Self.stack(top: ptr &+ 8, size: irqSize))) }
+      }
+      if let tss = symbols["cpu_tss_rw"], let sp0 {
+        let top = try read(tss &+ perCPU &+ sp0, "cpu_tss_rw.x86_tss.sp0 of CPU \(cpu)")
+        if top != 0 { stacks.append(KernelStack(.entry, Self.stack(top: top, size: entrySize))) }
+      }
+      perCPUStacks.append(stacks)
     }
-    irqStackTops = irqTops
+    cpuStacks = perCPUStacks
 
     func task(_ a: UInt64) -> KernelTask? {
       guard let pid = memory.u32(a &+ pidOff), let comm = memory.read(a &+ commOff, 16),

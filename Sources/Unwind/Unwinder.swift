@@ -69,6 +69,51 @@ public struct UnwindFrame: Sendable, Hashable {
   public var sp: UInt64
   /// Whether `ip` is an exact instruction address (a signal / register frame) rather than a return address.
   public var isSignal: Bool
+  /// The stack the frame's stack pointer is on, when it is on a known one.
+  public var stack: KernelStack.Kind? = nil
+}
+
+/// A stack the kernel runs on (`enum stack_type`, arch/x86/include/asm/stacktrace.h),
+/// named as the kernel's `stack_type_name()` does in its traces (`<NMI>`, `<IRQ>`).
+public struct KernelStack: Sendable, Hashable {
+  public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+    case task = "TASK"
+    case irq = "IRQ"
+    case entry = "ENTRY_TRAMPOLINE"
+    case doubleFault = "#DF"
+    case nmi = "NMI"
+    case debug = "#DB"
+    case machineCheck = "#MC"
+    case vc = "#VC"
+    case vc2 = "#VC2"
+  }
+  public var kind: Kind
+  public var range: Range<UInt64>
+
+  public init(_ kind: Kind, _ range: Range<UInt64>) {
+    self.kind = kind
+    self.range = range
+  }
+
+  /// Whether `n` bytes at `a` lie on the stack (`on_stack()`); `a` may come
+  /// from the dump: compared without adding to it.
+  func holds(_ a: UInt64, _ n: UInt64 = 8) -> Bool {
+    a >= range.lowerBound && a <= range.upperBound && n <= range.upperBound - a
+  }
+}
+
+/// A module's code as the dump holds it: its text ranges and the ORC table
+/// the kernel sorted at load time (`mod->arch.orc_unwind_ip`, `orc_unwind`).
+public struct ModuleCode: Sendable {
+  public var name: String
+  public var text: [Range<UInt64>]
+  public var lookup: ORCLookup?
+
+  public init(name: String, text: [Range<UInt64>], lookup: ORCLookup?) {
+    self.name = name
+    self.text = text
+    self.lookup = lookup
+  }
 }
 
 /// A stack trace and why it ended.
@@ -81,12 +126,42 @@ public struct UnwindTrace: Sendable {
 public struct Unwinder: Sendable {
   /// The ORC tables.
   public let lookup: ORCLookup
-  /// Kernel text ranges: return addresses must fall in one.
+  /// Kernel text ranges: return addresses must fall in one (or in a module's).
   public let text: [Range<UInt64>]
+  /// Loaded modules: their text and ORC (`orc_module_find()`).
+  public let modules: [ModuleCode]
 
-  public init(lookup: ORCLookup, text: [Range<UInt64>]) {
+  public init(lookup: ORCLookup, text: [Range<UInt64>], modules: [ModuleCode] = []) {
     self.lookup = lookup
     self.text = text
+    self.modules = modules.sorted { ($0.text.first?.lowerBound ?? 0) < ($1.text.first?.lowerBound ?? 0) }
+  }
+
+  /// The module whose text holds `ip` (`__module_text_address()`).
+  public func module(containing ip: UInt64) -> ModuleCode? {
+    modules.first { $0.text.contains { $0.contains(ip) } }
+  }
+
+  /// The ORC entry for `ip` (`orc_find()`): the vmlinux table, else the module's.
+  public func entry(for ip: UInt64) -> ORCEntry? {
+    if let e = lookup.entry(for: ip) { return e }
+    return module(containing: ip)?.lookup?.entry(for: ip)
+  }
+
+  /// Whether `ip` is kernel or module text (`__kernel_text_address()`).
+  public func isText(_ ip: UInt64) -> Bool {
+    text.contains { $0.contains(ip) } || module(containing: ip) != nil
+  }
+
+  /// `unwind(ip:sp:bp:signal:regsAddress:startRegisters:stacks:memory:maxFrames:)` over plain
+  /// ranges, each taken as a task stack.
+  public func unwind(
+    ip: UInt64, sp: UInt64, bp: UInt64, signal: Bool, regsAddress: UInt64? = nil,
+    startRegisters: [Int: UInt64] = [:], stacks: [Range<UInt64>], memory: some UnwindMemory, maxFrames: Int = 128
+  ) -> UnwindTrace {
+    unwind(
+      ip: ip, sp: sp, bp: bp, signal: signal, regsAddress: regsAddress, startRegisters: startRegisters,
+      stacks: stacks.map { KernelStack(.task, $0) }, memory: memory, maxFrames: maxFrames)
   }
 
   /// `struct pt_regs` offsets (arch/x86/include/asm/ptrace.h).
@@ -97,10 +172,14 @@ public struct Unwinder: Sendable {
   }
 
   /// Walks from `ip`/`sp`/`bp`; `regs` is the address of a full `pt_regs`
-  /// when the start is a register frame; `stacks` are the known stacks.
+  /// when the start is a register frame; `stacks` are the stacks the task
+  /// may be on (its own, and its CPU's when it was running). As the
+  /// kernel's `stack_access_ok()` / `get_stack_info()`, a read off the current
+  /// stack moves the walk to the stack that holds it, each stack once
+  /// (the `visit_mask`): a second visit is a stack access error.
   public func unwind(
     ip startIP: UInt64, sp startSP: UInt64, bp startBP: UInt64, signal startSignal: Bool,
-    regsAddress: UInt64? = nil, startRegisters: [Int: UInt64] = [:], stacks: [Range<UInt64>],
+    regsAddress: UInt64? = nil, startRegisters: [Int: UInt64] = [:], stacks: [KernelStack],
     memory: some UnwindMemory, maxFrames: Int = 128
   ) -> UnwindTrace {
     var noteRegisters = startRegisters
@@ -111,17 +190,26 @@ public struct Unwinder: Sendable {
     var regs = regsAddress
     var fullRegs = regsAddress != nil
     var frames: [UnwindFrame] = []
+    // The stack the walk is on, and the ones it has been on (`get_stack_info()`'s visit mask).
+    var current = stacks.firstIndex { $0.holds(startSP) }
+    var visited = Set(current.map { [stacks[$0].kind] } ?? [])
     // `a` is computed from values read from the stack: compare without adding to it.
     func onStack(_ a: UInt64, _ n: UInt64 = 8) -> Bool {
-      stacks.contains { a >= $0.lowerBound && a <= $0.upperBound && n <= $0.upperBound - a }
+      if let c = current, stacks[c].holds(a, n) { return true }
+      guard let next = stacks.firstIndex(where: { $0.holds(a, n) }), !visited.contains(stacks[next].kind) else {
+        return false
+      }
+      current = next
+      visited.insert(stacks[next].kind)
+      return true
     }
     func read(_ a: UInt64) -> UInt64? { onStack(a) ? memory.u64(a) : nil }
-    func inText(_ a: UInt64) -> Bool { text.contains { $0.contains(a) } }
 
     while frames.count < maxFrames {
-      guard inText(ip) else { return UnwindTrace(frames: frames, end: .badReturnAddress(ip: ip)) }
-      frames.append(UnwindFrame(ip: ip, sp: sp, isSignal: signal))
-      guard let orc = lookup.entry(for: signal ? ip : ip &- 1) else {
+      guard isText(ip) else { return UnwindTrace(frames: frames, end: .badReturnAddress(ip: ip)) }
+      let on = stacks.first { $0.holds(sp) }?.kind
+      frames.append(UnwindFrame(ip: ip, sp: sp, isSignal: signal, stack: on))
+      guard let orc = entry(for: signal ? ip : ip &- 1) else {
         return UnwindTrace(frames: frames, end: .noORC(ip: ip))
       }
       let type = lookup.layout.frameType(orc.rawType)
@@ -142,6 +230,7 @@ public struct Unwinder: Sendable {
       var newSP: UInt64
       var indirect = false
       let prevSP = sp
+      let prevStack = current
       switch orc.spReg {
       case .sp: newSP = sp &+ UInt64(bitPattern: Int64(orc.spOffset))
       case .bp: newSP = bp &+ UInt64(bitPattern: Int64(orc.spOffset))
@@ -218,7 +307,7 @@ public struct Unwinder: Sendable {
         return UnwindTrace(frames: frames, end: .undefined(ip: ip))
       }
       // The kernel compares within one stack only; a move to another stack is allowed.
-      if let s = stacks.first(where: { $0.contains(prevSP) }), s.contains(sp), sp <= prevSP {
+      if let c = current, c == prevStack, stacks[c].holds(sp), sp <= prevSP {
         return UnwindTrace(frames: frames, end: .wrongDirection(ip: frames.last!.ip))
       }
     }

@@ -115,6 +115,8 @@ public struct Corpus: Sendable {
   public var objtool61: String
   public var objtool612: String
   public var vmlinux61: String?
+  /// The 6.12 -dbg vmlinux (`scripts/corpus.sh --dbg612`), when fetched.
+  public var vmlinux612: String? = nil
 
   /// Whether the tests must have the corpus (`make test` sets `ORCTOOL_REQUIRE_CORPUS=1`).
   public static var required: Bool { ProcessInfo.processInfo.environment["ORCTOOL_REQUIRE_CORPUS"] == "1" }
@@ -135,7 +137,9 @@ public struct Corpus: Sendable {
       let o61 = values["OBJTOOL61"], let o612 = values["OBJTOOL612"]
     else { return nil }
     let vm = values["VMLINUX61"].flatMap { $0.isEmpty ? nil : $0 }
-    return Corpus(modules61: m61, modules612: m612, objtool61: o61, objtool612: o612, vmlinux61: vm)
+    var corpus = Corpus(modules61: m61, modules612: m612, objtool61: o61, objtool612: o612, vmlinux61: vm)
+    corpus.vmlinux612 = values["VMLINUX612"].flatMap { $0.isEmpty ? nil : $0 }
+    return corpus
   }()
 
   /// Every `.ko` under `directory`, sorted.

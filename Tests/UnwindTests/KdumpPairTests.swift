@@ -26,7 +26,7 @@ struct KdumpPairTests {
   /// The vmlinux of the kernel dumped in `dir`: the corpus's whose name ends in VMCOREINFO's `OSRELEASE`.
   static func vmlinux(for dir: String) throws -> String? {
     let release = try CoreDump(path: dir + "/vmcore").vmcoreinfo["OSRELEASE"]
-    return [Corpus.current?.vmlinux61].compactMap { $0 }.first {
+    return [Corpus.current?.vmlinux61, Corpus.current?.vmlinux612].compactMap { $0 }.first {
       release != nil && URL(fileURLWithPath: $0).lastPathComponent == "vmlinux-" + release!
     }
   }
@@ -76,7 +76,7 @@ struct KdumpPairTests {
     let b = try DumpSession(vmlinux: vmlinux, core: dir + "/vmcore.kdump")
     #expect(b.dump is KdumpCompressed)
     #expect(a.tasks.tasks == b.tasks.tasks && a.tasks.tasks.count > 10)
-    #expect(a.tasks.irqStackTops == b.tasks.irqStackTops)
+    #expect(a.tasks.cpuStacks == b.tasks.cpuStacks)
     var pages = 0
     for task in a.tasks.tasks {
       let addresses =
@@ -88,7 +88,7 @@ struct KdumpPairTests {
         pages += 1
       }
       let (x, y) = (a.trace(task), b.trace(task))
-      #expect(x.frames == y.frames && x.verdict == y.verdict, "task \(task.pid) \(task.comm)")
+      #expect(x.frames == y.frames && x.stacks == y.stacks && x.verdict == y.verdict, "task \(task.pid) \(task.comm)")
     }
     #expect(pages > 50)
   }

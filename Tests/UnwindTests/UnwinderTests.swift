@@ -199,3 +199,90 @@ struct UnwinderTests {
     #expect(lookup.entry(for: lo - 1) == nil)
   }
 }
+
+@Suite("Stacks the kernel switches to, and module code")
+struct StackSwitchTests {
+  let nmiStack = KernelStack(.nmi, 0xffff_fe00_0000_a000..<0xffff_fe00_0000_b000)
+  let task = KernelStack(.task, stack)
+  let top = stackBase + 0x3000
+
+  /// An NMI handler (f0: CALL) whose caller (f1) is the entry code holding the
+  /// pt_regs of the interrupted task (REGS), which was in f2 on the task stack.
+  func nmiTrace(
+    _ stacks: [KernelStack], regsOnTask: Bool = false
+  ) -> (UnwindTrace, UInt64) {
+    let u = unwinder([
+      entry(.sp, 8), entry(.sp, 0, .undefined, 0, .regs), entry(.sp, 8), entry(.undefined, 0, flag: true),
+    ])
+    var m = WordMemory()
+    let nmiSP = nmiStack.range.upperBound - 0x200
+    m.words[nmiSP] = fn(1)  // f0 returns into the entry code
+    let regs = regsOnTask ? top - 0x400 : nmiSP + 8
+    if regsOnTask { m.words[nmiSP] = fn(1) }
+    m.words[regs + 128] = fn(2, 0x10)  // interrupted ip
+    m.words[regs + 136] = 0x10  // kernel cs
+    m.words[regs + 152] = top  // interrupted sp, on the task stack
+    m.words[top] = fn(3)  // f2 returns into f3: end of stack
+    return (u.unwind(ip: fn(0), sp: nmiSP, bp: 0, signal: true, stacks: stacks, memory: m), nmiSP)
+  }
+
+  @Test("from the NMI stack through the pt_regs to the task stack, each frame naming its stack")
+  func nmiToTask() {
+    let (t, _) = nmiTrace([task, nmiStack])
+    #expect(t.frames.map(\.ip) == [fn(0), fn(1), fn(2, 0x10), fn(3)])
+    #expect(t.frames.map(\.stack) == [.nmi, .nmi, .task, .task])
+    #expect(t.end == .endOfStack)
+  }
+
+  @Test("without the NMI stack among the known stacks the trace ends at the first read off the task stack")
+  func unknownStack() {
+    let (t, nmiSP) = nmiTrace([task])
+    #expect(t.frames.map(\.ip) == [fn(0)])
+    #expect(t.end == .stackAccess(ip: fn(0), address: nmiSP))
+  }
+
+  @Test("a stack is visited once: a switch back to the NMI stack is a stack access error")
+  func visitOnce() {
+    // f2 (on the task stack) claims its caller's frame is on the NMI stack again.
+    let u = unwinder([entry(.sp, 8), entry(.sp, 0, .undefined, 0, .regs), entry(.spIndirect, 0)])
+    var m = WordMemory()
+    let nmiSP = nmiStack.range.upperBound - 0x200
+    m.words[nmiSP] = fn(1)
+    m.words[nmiSP + 8 + 128] = fn(2, 0x10)
+    m.words[nmiSP + 8 + 136] = 0x10
+    m.words[nmiSP + 8 + 152] = top
+    m.words[top] = nmiSP + 0x100  // SP_INDIRECT: back onto the NMI stack
+    let t = u.unwind(ip: fn(0), sp: nmiSP, bp: 0, signal: true, stacks: [task, nmiStack], memory: m)
+    #expect(t.frames.map(\.ip) == [fn(0), fn(1), fn(2, 0x10)])
+    #expect(t.end == .stackAccess(ip: fn(2, 0x10), address: nmiSP + 0x100 - 8))
+  }
+
+  @Test("module code: its own ORC table and text, outside the vmlinux's")
+  func moduleCode() {
+    let moduleText = 0xffff_ffff_c000_0000 as UInt64
+    let modLookup = ORCLookup(
+      layout: .of(.v6_1), addresses: [moduleText, moduleText + 0x100], entries: [entry(.sp, 8), entry(.sp, 16)],
+      textEnd: moduleText + 0x200)
+    let vmlinux = ORCLookup(
+      layout: .of(.v6_1), addresses: [text, text + 0x100], entries: [entry(.sp, 8), entry(.undefined, 0, flag: true)],
+      textEnd: text + 0x200)
+    let module = ModuleCode(name: "m", text: [moduleText..<(moduleText + 0x200)], lookup: modLookup)
+    var m = WordMemory()
+    m.words[top] = moduleText + 0x105  // f0 returns into the module's second function
+    m.words[top + 16] = fn(1)  // which (CFA sp+16) returns into vmlinux's end
+    let with = Unwinder(lookup: vmlinux, text: [text..<(text + 0x200)], modules: [module])
+    let t = with.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [task], memory: m)
+    #expect(t.frames.map(\.ip) == [fn(0), moduleText + 0x105, fn(1)])
+    #expect(t.end == .endOfStack)
+    let without = Unwinder(lookup: vmlinux, text: [text..<(text + 0x200)])
+    #expect(
+      without.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [task], memory: m).end
+        == .badReturnAddress(ip: moduleText + 0x105))
+    let noORC = Unwinder(
+      lookup: vmlinux, text: [text..<(text + 0x200)],
+      modules: [ModuleCode(name: "m", text: module.text, lookup: nil)])
+    #expect(
+      noORC.unwind(ip: fn(0), sp: top, bp: 0, signal: false, stacks: [task], memory: m).end
+        == .noORC(ip: moduleText + 0x105))
+  }
+}
