@@ -24,10 +24,11 @@ let package = Package(
     .target(name: "ELF"),
     .target(name: "Kernel", dependencies: ["ELF"]),
     .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "X86", dependencies: ["CZydis"]),
     .target(name: "Program", dependencies: ["ELF", "X86", "Kernel"]),
     .target(name: "Reports", dependencies: ["ELF", "X86", "Kernel", "Program"]),
-    .target(name: "Unwind", dependencies: ["ELF", "Kernel", "ORC", "Program"]),
+    .target(name: "Unwind", dependencies: ["ELF", "Kernel", "ORC", "Program", "CZlib"]),
     .target(
       name: "Validation", dependencies: ["ELF", "X86", "Kernel", "Program", "ORC"],
       // The validator's worklist reads its instruction arrays millions of times;
@@ -47,7 +48,7 @@ let package = Package(
     .testTarget(name: "ORCTests", dependencies: ["ORC", "Program", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["ELF", "Kernel", "Program", "X86", "TestSupport"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports", "Program", "Kernel", "ELF", "TestSupport"]),
-    .testTarget(name: "UnwindTests", dependencies: ["Unwind", "ORC", "Kernel", "ELF", "TestSupport"]),
+    .testTarget(name: "UnwindTests", dependencies: ["Unwind", "ORC", "Kernel", "ELF", "TestSupport", "CZlib"]),
     .testTarget(
       name: "ValidationTests", dependencies: ["Validation", "Program", "ORC", "Kernel", "ELF", "TestSupport"]),
     .testTarget(name: "CorpusTests", dependencies: ["ORC", "Kernel", "ELF", "TestSupport"]),

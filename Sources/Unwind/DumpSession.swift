@@ -32,7 +32,7 @@ public enum ORCSource: String, Sendable, Codable {
 /// A vmlinux and a dump of the kernel it built: tasks, their stacks, their traces.
 public struct DumpSession: Sendable {
   public let vmlinux: ELFFile
-  public let dump: CoreDump
+  public let dump: any MemoryDump
   public let memory: KernelMemory
   public let unwinder: Unwinder
   public let functions: FunctionTable
@@ -64,7 +64,7 @@ public struct DumpSession: Sendable {
     btf btfPath: String? = nil
   ) throws(ELFError) {
     vmlinux = try ELFFile(path: path)
-    dump = try CoreDump(path: core)
+    dump = try openMemoryDump(path: core)
     let (generation, _) = try policy.resolve(vmlinux)
     functions = try FunctionTable(file: vmlinux)
     var symbols: [String: UInt64] = [:]
