@@ -45,16 +45,6 @@ extension MemoryDump {
     }
     throw ELFError(.missingVMCOREINFO(key: key, hasNote: true), path: path, offset: offset)
   }
-
-  /// The dump's file by name, as `CoreDump.file` gives it: for callers
-  /// written against ``CoreDump`` (`memory.dump.file.path` in the task walk's
-  /// messages). New code uses ``path``.
-  public var file: DumpFileName { DumpFileName(path: path) }
-}
-
-/// The name of a dump's file (``MemoryDump/file``).
-public struct DumpFileName: Sendable {
-  public let path: String
 }
 
 /// Opens the memory dump at `path`: an ELF core (`\x7fELF`), a
