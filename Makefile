@@ -4,7 +4,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-check compare compare-check bench \
+.PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-scenarios unwind-check compare compare-check bench \
 	figures format lint clean fuzz fuzz-smoke tsan kbuild compare-kbuild compare-uaccess
 
 all: build
@@ -48,6 +48,10 @@ dump: corpus
 DUMPS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/dumps
 dumps:
 	@bash scripts/dumps.sh "$(DUMPS)"
+
+# Every scenario dump against drgn, sysrq-t and the panic printout, ELF and kdump, timed against drgn.
+unwind-scenarios: dumps
+	@bash scripts/unwind-scenarios.sh "$(DUMPS)"
 
 # The Debian 6.1 cloud vmlinux built from Debian's source with a recording
 # wrapper in objtool's place: every per-object objtool input, its command line
