@@ -39,7 +39,7 @@ set -euo pipefail
 
 die() { echo "qemu-dump: error: $*" >&2; exit 1; }
 log() { echo "qemu-dump: $*" >&2; }
-usage() { echo "usage: $0 [--kernel 6.1|6.12] [--scenario default|busy|oops|sysrq-c|nmi] OUTDIR" >&2; exit 2; }
+usage() { echo "usage: $0 [--kernel 6.1|6.12] [--scenario default|busy|oops|sysrq-c|nmi[-kaslr]] OUTDIR" >&2; exit 2; }
 
 KERNEL="${KERNEL:-6.1}"
 SCENARIO="${SCENARIO:-default}"
@@ -57,6 +57,10 @@ while [ $# -gt 0 ]; do
 done
 [ ${#ARGS[@]} -eq 1 ] || usage
 case "$KERNEL" in 6.1|6.12) ;; *) die "unknown kernel '$KERNEL' (6.1 or 6.12)" ;; esac
+# SCENARIO-kaslr: the same with the kernel's address randomization on (no nokaslr):
+# the dump's KERNELOFFSET then moves every vmlinux address.
+KASLR=0
+case "$SCENARIO" in *-kaslr) KASLR=1; SCENARIO="${SCENARIO%-kaslr}" ;; esac
 case "$SCENARIO" in default|busy|oops|sysrq-c|nmi) ;; *) die "unknown scenario '$SCENARIO'" ;; esac
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "${ARGS[0]}" || die "cannot create ${ARGS[0]}"
@@ -112,6 +116,7 @@ MODDEBUG="$(dirname "$(dirname "$VMLINUX")")/lib/modules/$KVER"
 
 # --- the scenario --------------------------------------------------------------
 APPEND="console=ttyS0 nokaslr loglevel=7"
+[ "$KASLR" = 0 ] || APPEND="console=ttyS0 loglevel=7"
 # Three CPUs but for default: the busy loop keeps one in user mode and the
 # crash takes one, so at a panic at least one is idle in the kernel, which the
 # panic's stop IPI then catches on its hardirq stack (from user mode it would
