@@ -49,7 +49,6 @@ ROOT="${ORCTOOL_KBUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/kbuild}"
 CACHE="$ROOT/$SERIES"
 SRC="$CACHE/src"
 CORPUS="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 log() { echo "kbuild: $*" >&2; }
 mkdir -p "$CACHE"
 
@@ -80,54 +79,21 @@ report() {
 
 if [ "$REPORT_ONLY" = 1 ]; then report; exit; fi
 
-# Build dependencies of a vmlinux with this config (no pahole: BTF is off).
-need=()
-for p in make gcc-12 libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod xz-utils binutils python3 util-linux; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  $SUDO apt-get install -y -qq "${need[@]}" >&2
-fi
+# shellcheck source=scripts/kernel-source.sh
+source "$HERE/kernel-source.sh"
+ks_install_deps
 
 # 1. The real objtool and the image's config, from the corpus cache.
-if [ ! -f "$CORPUS/corpus.env" ]; then
-  log "fetching the corpus (scripts/corpus.sh)"
-  ORCTOOL_CORPUS="$CORPUS" bash "$HERE/corpus.sh"
-fi
-OBJTOOL61=$(sed -n 's/^OBJTOOL61=//p' "$CORPUS/corpus.env")
-MODULES61=$(sed -n 's/^MODULES61=//p' "$CORPUS/corpus.env")
-[ -x "$OBJTOOL61" ] || { log "no objtool 6.1 at '$OBJTOOL61' (run scripts/corpus.sh)"; exit 1; }
-configs=("${MODULES61%/lib/modules/*}"/boot/config-*)
-CONFIG="${configs[-1]}"
-[ -f "$CONFIG" ] || { log "no boot/config-* next to $MODULES61"; exit 1; }
-UPSTREAM=$(sed -n 's/^# Linux\/x86 \([0-9.]*\) Kernel Configuration$/\1/p' "$CONFIG")
-[ -n "$UPSTREAM" ] || { log "cannot read the kernel version in $CONFIG"; exit 1; }
+ks_corpus "$CORPUS"
 log "config $CONFIG (Linux $UPSTREAM), objtool $OBJTOOL61"
 
 # 2. The kernel source of the same upstream version.
 if [ ! -f "$CACHE/.stamp-source" ]; then
-  if [ -z "$(apt-cache madison "linux-source-$SERIES" 2>/dev/null)" ]; then
-    log "apt-get update"; $SUDO apt-get update -qq >&2
-  fi
-  VER=$(apt-cache madison "linux-source-$SERIES" | awk -F'|' '{gsub(/ /, "", $2); print $2}' |
-    grep -F "$UPSTREAM-" | sort -V | tail -n 1 || true)
-  if [ -z "$VER" ]; then
-    VER=$(apt-cache madison "linux-source-$SERIES" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -V | tail -n 1)
-    log "warning: no linux-source-$SERIES $UPSTREAM-*; using $VER (the config may not match)"
-  fi
-  log "downloading linux-source-$SERIES=$VER"
-  DEBS="$ROOT/debs"; X="$ROOT/debs/x"
-  rm -rf "$DEBS"; mkdir -p "$X"
-  (cd "$DEBS" && apt-get download -qq "linux-source-$SERIES=$VER" >&2)
-  dpkg-deb -x "$DEBS"/linux-source-"$SERIES"_*.deb "$X"
-  log "extracting the source"
+  VER=$(ks_source_version)
   # A fresh tree starts a fresh record (a resumed build appends to it).
   rm -rf "$SRC" "$CACHE/objects" "$CACHE/manifest" "$CACHE/objtool.env" "$CACHE/build-times" \
     "$CACHE/build.log" "$CACHE/vmlinux.o" "$CACHE"/.stamp-*
-  mkdir -p "$SRC"
-  tar -xJf "$X/usr/src/linux-source-$SERIES.tar.xz" -C "$SRC" --strip-components=1
-  rm -rf "$DEBS"
+  ks_fetch_source "$VER" "$SRC" "$ROOT/debs"
   echo "$VER" > "$CACHE/source-version"
   touch "$CACHE/.stamp-source"
 fi
@@ -139,15 +105,8 @@ fi
 WRAPPER="$CACHE/objtool-wrapper"
 MAKEVARS=(ARCH=x86 CC=gcc-12 "objtool=$WRAPPER")
 
-# 3. The configuration. Debug info off: DEBUG_INFO_NONE and the toolchain-default
-# DWARF are one choice, so the latter must go too, or kconfig keeps it (and
-# DEBUG_INFO with it). Module signing stays as Debian has it: the lockdown LSM
-# selects MODULE_SIG, and turning that off would change vmlinux's code; a
-# vmlinux build then only generates a throwaway certs/signing_key.pem (openssl).
-CONFIG_OPTS=(--disable DEBUG_INFO --disable DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT --disable DEBUG_INFO_DWARF4
-  --disable DEBUG_INFO_DWARF5 --enable DEBUG_INFO_NONE --disable DEBUG_INFO_BTF
-  --set-str SYSTEM_TRUSTED_KEYS "" --set-str SYSTEM_REVOCATION_KEYS "")
-STAMP="$CONFIG ${CONFIG_OPTS[*]}"
+# 3. The configuration (kernel-source.sh: debug info off, module signing as Debian has it).
+STAMP=$(ks_config_stamp)
 if [ "$(cat "$CACHE/.stamp-config" 2>/dev/null)" != "$STAMP" ] || [ ! -f "$SRC/.config" ]; then
   if [ -s "$CACHE/manifest" ]; then
     # A new configuration rebuilds everything: start the record afresh.
@@ -156,16 +115,7 @@ if [ "$(cat "$CACHE/.stamp-config" 2>/dev/null)" != "$STAMP" ] || [ ! -f "$SRC/.
     rm -rf "$CACHE/objects" "$CACHE/manifest" "$CACHE/objtool.env" "$CACHE/build-times" \
       "$CACHE/build.log" "$CACHE/vmlinux.o" "$CACHE/.stamp-build"
   fi
-  log "configuring"
-  cp "$CONFIG" "$SRC/.config"
-  (cd "$SRC" && scripts/config "${CONFIG_OPTS[@]}")
-  make -C "$SRC" "${MAKEVARS[@]}" olddefconfig >&2
-  for want in CONFIG_DEBUG_INFO_NONE=y CONFIG_OBJTOOL=y CONFIG_UNWINDER_ORC=y; do
-    grep -qx "$want" "$SRC/.config" || { log "olddefconfig did not keep $want"; exit 1; }
-  done
-  for unwanted in CONFIG_DEBUG_INFO CONFIG_DEBUG_INFO_BTF; do
-    ! grep -q "^$unwanted=" "$SRC/.config" || { log "olddefconfig kept $unwanted"; exit 1; }
-  done
+  ks_configure "$SRC" "${MAKEVARS[@]}"
   echo "$STAMP" > "$CACHE/.stamp-config"
 fi
 
