@@ -166,6 +166,14 @@ if [ ! -f "$CACHE/.stamp-prepare" ]; then
   touch "$CACHE/.stamp-prepare"
 fi
 
+# A new objtool 6.1 (a newer linux-kbuild-6.1 in the corpus) or wrapper: record every object again.
+TOOLS_STAMP=$(printf '%s\n' "$OBJTOOL61" "$(sha256sum < "$HERE/kbuild-objtool-wrapper.sh")")
+if [ -d "$CACHE/objects" ] && [ "$(cat "$CACHE/.stamp-tools" 2>/dev/null)" != "$TOOLS_STAMP" ]; then
+  log "objtool or the wrapper changed: a new record"
+  rm -rf "$CACHE/objects" "$CACHE/manifest" "$CACHE/objtool.env"
+fi
+echo "$TOOLS_STAMP" > "$CACHE/.stamp-tools"
+
 # 5. The objects not recorded yet (a record is complete with its .status), in
 # one make run: -k, so that one failure does not hide the others.
 todo=()

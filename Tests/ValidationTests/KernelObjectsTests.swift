@@ -124,7 +124,8 @@ struct KernelObjectsTests {
       ],
       objtoolVariants: []),
     // __svm_vcpu_run and __svm_sev_es_vcpu_run (kvm-amd.ko): objtool 6.1's table is wrong
-    // at both sites; orctool's is right there, and undefined where it stopped validating.
+    // at both sites; orctool's is right there, and undefined where it stopped validating:
+    // both functions' SPEC_CTRL wrmsr blocks (+18c, +288) and five ud2s of the fault paths.
     "arch/x86/kvm/svm/vmenter.o": KnownDifference(
       differences: [".orc_unwind", ".orc_unwind_ip", "orc"],
       warnings: [".altinstr_replacement+0x31: \(conflict)", ".altinstr_replacement+0x7b: \(conflict)"],
