@@ -12,6 +12,12 @@ struct UnwindCommand: ParsableCommand {
 
   @Option(help: "The vmlinux the dumped kernel was built from (symbols, .BTF, ORC).") var vmlinux: String
   @Option(help: "The ELF core written by QEMU's dump-guest-memory.") var core: String
+  @Option(
+    help: """
+      A file whose .BTF gives the structure layouts, for a vmlinux built without BTF \
+      (another vmlinux of the same configuration).
+      """)
+  var btf: String?
   @Option(help: "Only the task with this PID.") var task: Int32?
   @Flag(help: "Every task (the default).") var all = false
   @Flag(help: "List the loaded modules the dump holds (text, ORC entries, symbols) instead of traces.")
@@ -27,7 +33,7 @@ struct UnwindCommand: ParsableCommand {
   func run() throws {
     let session: DumpSession
     switch Result(catching: { () throws(ELFError) -> DumpSession in
-      try DumpSession(vmlinux: vmlinux, core: core, generation: generation.policy)
+      try DumpSession(vmlinux: vmlinux, core: core, generation: generation.policy, btf: btf)
     }) {
     case .success(let s): session = s
     case .failure(let e):

@@ -54,10 +54,14 @@ public struct DumpSession: Sendable {
   /// `policy` decides the ORC layout (by default from the vmlinux alone:
   /// its `linux_banner`, `.orc_header` or layout). What the tool cannot know is
   /// not guessed: a `.BTF` without a layout it needs, a dump without the
-  /// `VMCOREINFO` keys it needs are each an error that names it.
+  /// `VMCOREINFO` keys it needs are each an error that names it. `btf`
+  /// names another file whose `.BTF` gives the structure layouts, for a
+  /// vmlinux built without BTF (the same configuration's, such as the
+  /// distribution's -dbg vmlinux): the caller vouches that they match.
   public init(
     vmlinux path: String, core: String,
-    generation policy: GenerationPolicy = GenerationPolicy(forced: nil, environment: [:])
+    generation policy: GenerationPolicy = GenerationPolicy(forced: nil, environment: [:]),
+    btf btfPath: String? = nil
   ) throws(ELFError) {
     vmlinux = try ELFFile(path: path)
     dump = try CoreDump(path: core)
@@ -110,7 +114,7 @@ public struct DumpSession: Sendable {
       lookup = table
       orcSource = .memory
     }
-    let btf = try BTF(file: vmlinux)
+    let btf = try BTF(file: try btfPath.map { p throws(ELFError) in try ELFFile(path: p) } ?? vmlinux)
     let loaded =
       try symbols["modules"].map { head throws(ELFError) in
         try KernelModules(modulesHead: head, btf: btf, layout: layout, memory: memory)

@@ -145,3 +145,25 @@ struct ScenarioDumpTests {
     }
   }
 }
+
+@Suite("orctool unwind on the crash dumps", .enabled(if: ScenarioDumps.dump("6.1-nmi") != nil))
+struct ScenarioCLITests {
+  @Test("a trace that leaves the task stack marks each stack as the kernel's printout; --modules lists the modules")
+  func markers() throws {
+    let (dir, vmlinux) = try #require(ScenarioDumps.dump("6.1-nmi"))
+    let arguments = ["unwind", "--vmlinux", vmlinux, "--core", dir + "/vmcore"]
+    let idle = try Fixtures.run(Fixtures.orctool, arguments + ["--task", "0"], timeout: 300)
+    try #require(idle.status == 0, "\(idle.stderr)")
+    let block = try #require(idle.stdout.components(separatedBy: "task 0 ").first { $0.hasPrefix("swapper/0 ") })
+    #expect(block.hasPrefix("swapper/0 (running on CPU 0)\n<NMI>\n#0 "), "\(block)")
+    #expect(block.contains("\n</NMI>\n<TASK>\n#"), "\(block)")
+    #expect(block.hasSuffix("\n</TASK>\nreliable: end of stack\n"), "\(block)")
+    let modules = try Fixtures.run(Fixtures.orctool, arguments + ["--modules"], timeout: 300)
+    try #require(modules.status == 0, "\(modules.stderr)")
+    let lines = modules.stdout.split(separator: "\n")
+    #expect(lines.first == "vmlinux ORC from vmlinux; 2 modules")
+    #expect(lines.contains { $0.hasPrefix("orctool_dumptest text 0xffffffffc0") && $0.contains(" orc ") })
+    let both = try Fixtures.run(Fixtures.orctool, arguments + ["--modules", "--task", "1"], timeout: 60)
+    #expect(both.status != 0 && both.stderr.contains("--modules lists modules, not tasks"))
+  }
+}
