@@ -84,6 +84,12 @@ CORPUS="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 log() { echo "kbuild: $*" >&2; }
 mkdir -p "$BASE" "$CACHE"
+# One run per cache directory at a time (a second make in the same tree would
+# spoil both); --report reads only.
+if [ "$REPORT_ONLY" = 0 ]; then
+  exec 8> "$CACHE/.lock"
+  flock -n 8 || { log "another scripts/kbuild.sh is running on $CACHE"; exit 1; }
+fi
 
 report() {
   local out="$CACHE/vmlinux.o" size secs lines n warned failed f
