@@ -27,7 +27,11 @@
 # same sections but warnings and status (a missing object: missing=diff). Then
 # vmlinux.o and vmlinux as wholes: .orc_unwind, .orc_unwind_ip (and its
 # relocations in vmlinux.o), .retpoline_sites, .return_sites,
-# .static_call_sites, .text, each section's bytes (objcopy -O binary) compared.
+# .static_call_sites, .text, each section's bytes (objcopy -O binary) compared;
+# vmlinux's sorted ORC table as address -> entry and its .text bytes, the
+# addresses that differ named by function (DIR/orctool addr2func); and
+# `orctool verify-variants` on each vmlinux.o (is the table right for every
+# variant of every alternative site?).
 #
 # Environment:
 #   KBUILD            the recorded build (default ~/.cache/orctool/kbuild/6.1)
@@ -183,19 +187,58 @@ if [ -n "$BUILT" ]; then
       grep -qxF -- "$sec" "$t/sections" || continue
       if [ "$sec" = .rela.orc_unwind_ip ]; then
         # Relocation entries name symbols by index: compare them as readelf prints them.
-        relas() { readelf -r -W "$1" | awk -v s="'.rela.orc_unwind_ip'" '/^Relocation section/ { on = ($3 == s); next } on && NF'; }
+        relas() { readelf -r -W "$1" | awk -v s="'.rela.orc_unwind_ip'" '/^Relocation section/ { on = ($3 == s); next } on && NF && $1 != "Offset"'; }
         relas "$KBUILD/src/$f" > "$t/o"
         relas "$BUILT/src/$f" > "$t/m"
-        size="$(wc -l < "$t/o") relocations"
+        unit=relocations; so=$(wc -l < "$t/o"); sm=$(wc -l < "$t/m")
       else
         objcopy -O binary --only-section="$sec" "$KBUILD/src/$f" "$t/o"
         objcopy -O binary --only-section="$sec" "$BUILT/src/$f" "$t/m"
-        size="$(stat -c %s "$t/o") bytes"
+        unit=bytes; so=$(stat -c %s "$t/o"); sm=$(stat -c %s "$t/m")
       fi
-      if cmp -s "$t/o" "$t/m"; then line+=" $sec=same"; else line+=" $sec=DIFF"; fi
-      line+=" ($size)"
+      if cmp -s "$t/o" "$t/m"; then line+=" $sec=same ($so $unit)"
+      elif [ "$so" = "$sm" ]; then line+=" $sec=DIFF ($so $unit)"
+      else line+=" $sec=DIFF ($so $unit, orctool's $sm)"; fi
     done
     echo "$line"
   done | tee "$OUT/linked.txt"
+
+  # Where the linked kernels differ: vmlinux's ORC table (sorted at link time)
+  # as address -> entry, and its .text bytes, named by function.
+  BIN61="$BUILT/orctool"
+  name() { if [ -s "$1" ]; then xargs "$BIN61" addr2func "$KBUILD/src/vmlinux" < "$1" | sed 's/^[^ ]* /    /'; fi; }
+  orc_table() { # vmlinux -> one line per entry: address, the 6 bytes in hex
+    python3 - "$1" <<'PY2'
+import struct, subprocess, sys
+path = sys.argv[1]
+secs = {}
+for l in subprocess.run(["readelf", "-S", "-W", path], capture_output=True, text=True, check=True).stdout.splitlines():
+    p = l.replace("[ ", "[").split()
+    if len(p) > 5 and p[0][1:-1].isdigit():
+        secs[p[1]] = (int(p[3], 16), int(p[4], 16), int(p[5], 16))
+with open(path, "rb") as f:
+    (aip, oip, sip), (_, ou, su) = secs[".orc_unwind_ip"], secs[".orc_unwind"]
+    f.seek(oip); ip = f.read(sip); f.seek(ou); u = f.read(su)
+for i in range(sip // 4):
+    print(f"{(aip + 4 * i + struct.unpack_from('<i', ip, 4 * i)[0]) % 2**64:#x} {u[6 * i:6 * i + 6].hex()}")
+PY2
+  }
+  orc_table "$KBUILD/src/vmlinux" > "$t/orc.o"
+  orc_table "$BUILT/src/vmlinux" > "$t/orc.m"
+  comm -3 "$t/orc.o" "$t/orc.m" | awk '{ print $1 }' | sort -u > "$t/orc.addrs"
+  echo "vmlinux ORC entries (address and entry): $(wc -l < "$t/orc.o") (objtool 6.1), $(wc -l < "$t/orc.m") (orctool)," \
+    "$(comm -12 "$t/orc.o" "$t/orc.m" | wc -l) in both; the addresses of the others:" | tee -a "$OUT/linked.txt"
+  name "$t/orc.addrs" | tee -a "$OUT/linked.txt"
+  objcopy -O binary --only-section=.text "$KBUILD/src/vmlinux" "$t/text.o"
+  objcopy -O binary --only-section=.text "$BUILT/src/vmlinux" "$t/text.m"
+  text=$(readelf -S -W "$KBUILD/src/vmlinux" | awk '$2 == ".text" || $3 == ".text" { for (i = 1; i <= NF; i++) if ($i == "PROGBITS") { print $(i + 1); exit } }')
+  cmp -l "$t/text.o" "$t/text.m" | python3 -c 'import sys; [print(hex(int(sys.argv[1], 16) + int(l.split()[0]) - 1)) for l in sys.stdin]' "$text" \
+    > "$t/text.addrs" || true
+  echo "vmlinux .text bytes that differ: $(wc -l < "$t/text.addrs")" | tee -a "$OUT/linked.txt"
+  name "$t/text.addrs" | tee -a "$OUT/linked.txt"
+  # Is each build's table right for every variant of every alternative site?
+  for b in "$KBUILD" "$BUILT"; do
+    echo "verify-variants $b/src/vmlinux.o: $(VERSION=6 PATCHLEVEL=1 "$BIN61" verify-variants "$b/src/vmlinux.o" 2>&1 | tail -n 1)"
+  done | tee -a "$OUT/linked.txt"
   rm -rf "$t"
 fi
