@@ -103,7 +103,7 @@ status=0
     grep -E "^(orctool vs the kernel's sysrq-t|idle tasks)" "$OUT/$l/unwind-compare.txt" | sed 's/^/    /'
     # orctool's verdict on each of its traces: all must be reliable.
     verdicts=$(sed -n '/^idle tasks/,$ s/^ *\([0-9][0-9]*\)  \(.*\)/\1 \2/p' "$OUT/$l/unwind-compare.txt")
-    sed 's/^/    verdict (tasks): /' <<< "$verdicts"
+    while read -r v; do echo "    verdict (tasks): $v"; done <<< "$verdicts"
     if grep -qv '^[0-9]* reliable' <<< "$verdicts"; then status=1; fi
     # The dump is taken seconds after the printout: a task running then has moved
     # on, and a sleeping one may have woken and slept elsewhere in between
