@@ -4,7 +4,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-check compare compare-check bench \
+.PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-scenarios unwind-check compare compare-check bench \
 	figures format lint clean fuzz fuzz-smoke tsan kbuild compare-kbuild compare-uaccess \
 	kbuild-orctool compare-kbuild-builds kbuild-boot-check
 
@@ -27,12 +27,12 @@ install: release
 demo: build
 	@bash scripts/demo.sh
 
-# The tests use the -dbg vmlinux too (ORC dump, BTF, paravirt sites): about 280 MB.
+# The tests use the -dbg vmlinuxes too (ORC dump, BTF, paravirt sites, the 6.12 dumps): about 600 MB.
 corpus: deps
-	@bash scripts/corpus.sh --dbg
+	@bash scripts/corpus.sh --dbg --dbg612
 
 corpus-all: deps
-	@bash scripts/corpus.sh --dbg --arm64
+	@bash scripts/corpus.sh --dbg --dbg612 --arm64
 
 # The tests compare against the real objtool on real Debian modules:
 # fetch them first (cached outside the repository).
@@ -49,6 +49,10 @@ dump: corpus
 DUMPS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/dumps
 dumps:
 	@bash scripts/dumps.sh "$(DUMPS)"
+
+# Every scenario dump against drgn, sysrq-t and the panic printout, ELF and kdump, timed against drgn.
+unwind-scenarios: dumps
+	@bash scripts/unwind-scenarios.sh "$(DUMPS)"
 
 # The Debian 6.1 cloud vmlinux built from Debian's source with a recording
 # wrapper in objtool's place: every per-object objtool input, its command line

@@ -12,6 +12,8 @@
 //   FuzzReports        the livepatch, extable and paravirt reports
 //   FuzzCoreDump       the unwinder's dump readers: CoreDump, KernelMemory (page tables), and with a
 //                      vmlinux (ORCTOOL_FUZZ_VMLINUX) the task walk and the unwinder over the dump
+//   FuzzKdump          the kdump-compressed reader (plain and flattened; zlib pages through CZlib), its
+//                      page cache, and KernelMemory over it
 import PackageDescription
 
 let flags: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
@@ -39,6 +41,8 @@ let package = Package(
     .executableTarget(
       name: "FuzzReports", dependencies: ["FuzzSupport", lib("ELF"), lib("Kernel"), lib("Reports")],
       swiftSettings: flags),
+    .executableTarget(
+      name: "FuzzKdump", dependencies: ["FuzzSupport", lib("ELF"), lib("Unwind")], swiftSettings: flags),
     .executableTarget(
       name: "FuzzCoreDump",
       dependencies: ["FuzzSupport", lib("ELF"), lib("Kernel"), lib("ORC"), lib("Program"), lib("Unwind")],

@@ -3,13 +3,13 @@
 # at a time, each into DUMPS/KERNEL-SCENARIO; a directory whose summary.txt
 # exists (written last) is kept. Then one table of them all.
 # usage: scripts/dumps.sh [DUMPS]   (default ${XDG_CACHE_HOME:-~/.cache}/orctool/dumps)
-# Environment: KERNELS (default "6.1 6.12"), SCENARIOS (default "busy oops sysrq-c nmi"),
+# Environment: KERNELS (default "6.1 6.12"), SCENARIOS (default "busy oops sysrq-c nmi oops-kaslr"),
 #              FORCE=1 redoes existing ones.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DUMPS="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/dumps}"
 KERNELS="${KERNELS:-6.1 6.12}"
-SCENARIOS="${SCENARIOS:-busy oops sysrq-c nmi}"
+SCENARIOS="${SCENARIOS:-busy oops sysrq-c nmi oops-kaslr}"
 mkdir -p "$DUMPS" || { echo "dumps: error: cannot create $DUMPS" >&2; exit 1; }
 
 for k in $KERNELS; do

@@ -4,12 +4,17 @@ binaries in the repository): an ET_CORE file with NT_PRSTATUS notes, a
 VMCOREINFO note and PT_LOAD segments holding guest page tables (4-level, one
 with 2 MiB and 1 GiB pages, one 5-level) that map a stack page and the pages
 of the vmlinux symbols the task walk reads (given as NAME=ADDRESS arguments).
+With --kdump DIR, the same memory of the 4- and 5-level cores as
+kdump-compressed files for FuzzKdump (as QEMU's dump/dump.c writes them:
+zlib and raw pages; plain and flattened; an incomplete one, a split part,
+one with an LZO page).
 
-usage: fuzz-core-seeds.py OUTDIR [init_task=0xffffffff... runqueues=... ...]
+usage: fuzz-core-seeds.py OUTDIR [--kdump KDUMPDIR] [init_task=0xffffffff... runqueues=... ...]
 """
 import os
 import struct
 import sys
+import zlib
 
 START_KERNEL_MAP = 0xFFFFFFFF80000000
 INIT_TOP_PGT = 0xFFFFFFFF82A0A000  # a virtual address in the kernel map
@@ -94,10 +99,69 @@ def core(path, memory, vmcoreinfo, cpus):
         f.write(eh + ph + body)
 
 
+def kdump(path, memory, vmcoreinfo, cpus, flatten=False, status=1, split=None, lzo=False):
+    """`memory` as a kdump-compressed file: every page that holds a used table
+    entry or data, alternately zlib and raw (block size 4096)."""
+    bs = 0x1000
+    pages = {}
+    for physical, data in memory.loads():
+        for k, b in enumerate(data):
+            a = physical + k
+            pages.setdefault(a // bs, bytearray(bs))[a % bs] = b
+    max_mapnr = max(pages) + 8
+    notes = b"".join(note("CORE", 1, prstatus(*c)) for c in cpus)
+    info_offset = bs + 104 + len(notes) + 24
+    notes += note("VMCOREINFO", 0, vmcoreinfo.encode())
+    sub_blocks = -(-(104 + len(notes)) // bs)
+    bitmap_blocks = 2 * -(-(-(-max_mapnr // 8)) // bs)
+    bitmap = bs * (1 + sub_blocks)
+    descs = bitmap + bs * bitmap_blocks
+    head = bytearray(descs)
+    head[0:8] = b"KDUMP   "
+    struct.pack_into("<i", head, 8, 6)
+    head[12 + 130:12 + 135] = b"6.1.0"
+    head[12 + 260:12 + 266] = b"x86_64"
+    struct.pack_into("<IiiIII", head, 424, status, bs, sub_blocks, bitmap_blocks, max_mapnr & 0xFFFFFFFF, len(pages))
+    struct.pack_into("<i", head, 460, len(cpus))
+    start, end = split if split else (0, 0)
+    struct.pack_into("<QiiQQQQQQQQQQQ", head, bs, 0, 1, 1 if split else 0, start, end, info_offset,
+                     len(vmcoreinfo), bs + 104, len(notes), 0, 0, start, end, max_mapnr)
+    head[bs + 104:bs + 104 + len(notes)] = notes
+    for pfn in range(max(pages) + 1):
+        head[bitmap + pfn // 8] |= 1 << (pfn % 8)
+    for pfn in pages:
+        head[bitmap + bs * bitmap_blocks // 2 + pfn // 8] |= 1 << (pfn % 8)
+    data = descs + 24 * len(pages)
+    table, body = b"", b""
+    for i, pfn in enumerate(sorted(pages)):
+        page = bytes(pages[pfn])
+        stored, flags = (page, 0) if i % 4 == 1 else (zlib.compress(page), 1)
+        if lzo and i == 1:
+            stored, flags = page[:64], 2
+        table += struct.pack("<qIIQ", data + len(body), len(stored), flags, 0)
+        body += stored
+    plain = bytes(head) + table + body
+    if flatten:  # makedumpfile's flattened format, as QEMU 7.2 writes kdump-zlib
+        out = b"makedumpfile" + bytes(4) + struct.pack(">qq", 1, 1)
+        out += bytes(4096 - len(out))
+        for k in range(0, len(plain), 4096):
+            out += struct.pack(">qq", k, len(plain[k:k + 4096])) + plain[k:k + 4096]
+        plain = out + struct.pack(">qq", -1, -1)
+    with open(path, "wb") as f:
+        f.write(plain)
+
+
 def main():
-    out = sys.argv[1]
+    args = sys.argv[1:]
+    kdump_dir = None
+    if "--kdump" in args:
+        i = args.index("--kdump")
+        kdump_dir = args[i + 1]
+        del args[i:i + 2]
+        os.makedirs(kdump_dir, exist_ok=True)
+    out = args[0]
     os.makedirs(out, exist_ok=True)
-    symbols = dict((k, int(v, 16)) for k, v in (a.split("=") for a in sys.argv[2:]))
+    symbols = dict((k, int(v, 16)) for k, v in (a.split("=") for a in args[1:]))
     stack = 0xFFFFC90000010000
     text = 0xFFFFFFFF81000000
     for name, levels, big in (("core-4level", 4, None), ("core-2m", 4, 21), ("core-1g", 4, 30), ("core-5level", 5, None)):
@@ -151,7 +215,16 @@ def main():
             PHYS_BASE, INIT_TOP_PGT)
         if levels == 5:
             info += "NUMBER(pgtable_l5_enabled)=1\n"
-        core(os.path.join(out, name), m, info, [(text + 0x40, stack + 0x100, stack + 0x180), (text, stack, 0, 0x33)])
+        cpus = [(text + 0x40, stack + 0x100, stack + 0x180), (text, stack, 0, 0x33)]
+        core(os.path.join(out, name), m, info, cpus)
+        if kdump_dir and big is None:
+            k = name.replace("core", "kdump")
+            kdump(os.path.join(kdump_dir, k), m, info, cpus)
+            if levels == 4:
+                kdump(os.path.join(kdump_dir, k + "-flat"), m, info, cpus, flatten=True)
+                kdump(os.path.join(kdump_dir, k + "-incomplete"), m, info, cpus, status=1 | 8)
+                kdump(os.path.join(kdump_dir, k + "-split"), m, info, cpus, split=(0x100, 0x300))
+                kdump(os.path.join(kdump_dir, k + "-lzo"), m, info, cpus, lzo=True)
 
 
 main()

@@ -3,8 +3,9 @@
 # one; Fuzz/Package.swift lists what each target drives). Seeds are made at
 # run time, never checked in: the test fixtures (Fixtures/*.S, assembled with
 # GNU as), real modules from the corpus cache (as they are, and with their ORC
-# stripped for the pipeline targets), and small ELF cores for FuzzCoreDump
-# (scripts/fuzz-core-seeds.py, mapping the -dbg vmlinux's task-walk symbols).
+# stripped for the pipeline targets), small ELF cores for FuzzCoreDump
+# (scripts/fuzz-core-seeds.py, mapping the -dbg vmlinux's task-walk symbols)
+# and the same memory kdump-compressed for FuzzKdump (its --kdump).
 #
 #   scripts/fuzz.sh            the long campaign: RUNS executions per target
 #                              (default 5,000,000), or MAX_TIME seconds per target;
@@ -30,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=campaign
 [ "${1:-}" = --smoke ] && MODE=smoke
-ALL="FuzzELF FuzzKernelFormats FuzzORC FuzzPasses FuzzReports FuzzCheck FuzzCoreDump"
+ALL="FuzzELF FuzzKernelFormats FuzzORC FuzzPasses FuzzReports FuzzCheck FuzzCoreDump FuzzKdump"
 TARGETS="${TARGETS:-$ALL}"
 OUT="${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/orctool-fuzz.XXXXXX")}"
 mkdir -p "$OUT/crashes"
@@ -57,8 +58,8 @@ BIN="Fuzz/$SCRATCH/$CONFIG"
 echo "build (-c $CONFIG -sanitize=$SAN): $(($(date +%s) - build_start)) s" >&2
 
 # Seeds.
-OBJ="$OUT/seed-obj" CORE="$OUT/seed-core"
-rm -rf "$OBJ" "$CORE"; mkdir -p "$OBJ" "$CORE"
+OBJ="$OUT/seed-obj" CORE="$OUT/seed-core" KDUMP="$OUT/seed-kdump"
+rm -rf "$OBJ" "$CORE" "$KDUMP"; mkdir -p "$OBJ" "$CORE" "$KDUMP"
 for s in Fixtures/*.S; do
   as -I Fixtures -o "$OBJ/$(basename "$s" .S).o" "$s" 2>/dev/null || true
 done
@@ -95,9 +96,9 @@ if [ -n "$VMLINUX61" ] && [ -f "$VMLINUX61" ]; then
   mapfile -t symbols < <(nm "$VMLINUX61" | awk '$3 ~ /^(init_task|runqueues|__per_cpu_offset|hardirq_stack_ptr)$/ {print $3 "=" $1}' | sort)
 fi
 if command -v python3 > /dev/null; then
-  python3 scripts/fuzz-core-seeds.py "$CORE" "${symbols[@]}"
+  python3 scripts/fuzz-core-seeds.py "$CORE" --kdump "$KDUMP" "${symbols[@]}"
 else
-  echo "fuzz: no python3: FuzzCoreDump starts without seeds" >&2
+  echo "fuzz: no python3: FuzzCoreDump and FuzzKdump start without seeds" >&2
 fi
 
 if [ "$MODE" = smoke ]; then
@@ -112,6 +113,8 @@ for target in $TARGETS; do
   seeds="$OBJ" max_len="${MAX_LEN:-20000}"
   # a core seed maps a few pages of the task walk: about 44 KB
   [ "$target" = FuzzCoreDump ] && seeds="$CORE" max_len="${MAX_LEN:-65536}"
+  # a kdump seed: header, sub header and bitmap blocks, then about 20 pages, most of them zlib: about 40 KB
+  [ "$target" = FuzzKdump ] && seeds="$KDUMP" max_len="${MAX_LEN:-65536}"
   corpus="$OUT/corpus-$target"
   # The smoke starts from the seeds alone each time, so that it is the same run every time.
   [ "$MODE" = smoke ] && rm -rf "$corpus"

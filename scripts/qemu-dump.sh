@@ -11,7 +11,7 @@
 #        a kernel built from source instead of a Debian package (scripts/kbuild.sh
 #        leaves bzImage, vmlinux and qemu_fw_cfg.ko in its cache): the vmlinux
 #        must be the bzImage's (their version strings are compared); scenario
-#        default only (the others load the test module, built for the packaged
+#        default (or default-kaslr) only (the others load the test module, built for the packaged
 #        kernels); no drgn (such a build has no debug info): console.log,
 #        vmcore and summary.txt
 # Scenarios:
@@ -47,8 +47,8 @@ set -euo pipefail
 die() { echo "qemu-dump: error: $*" >&2; exit 1; }
 log() { echo "qemu-dump: $*" >&2; }
 usage() {
-  echo "usage: $0 [--kernel 6.1|6.12] [--scenario default|busy|oops|sysrq-c|nmi] OUTDIR" >&2
-  echo "       $0 --bzimage PATH --vmlinux PATH --fwcfg PATH [--scenario default] OUTDIR" >&2
+  echo "usage: $0 [--kernel 6.1|6.12] [--scenario default|busy|oops|sysrq-c|nmi[-kaslr]] OUTDIR" >&2
+  echo "       $0 --bzimage PATH --vmlinux PATH --fwcfg PATH [--scenario default[-kaslr]] OUTDIR" >&2
   exit 2
 }
 
@@ -75,6 +75,10 @@ while [ $# -gt 0 ]; do
 done
 [ ${#ARGS[@]} -eq 1 ] || usage
 case "$KERNEL" in 6.1|6.12) ;; *) die "unknown kernel '$KERNEL' (6.1 or 6.12)" ;; esac
+# SCENARIO-kaslr: the same with the kernel's address randomization on (no nokaslr):
+# the dump's KERNELOFFSET then moves every vmlinux address.
+KASLR=0
+case "$SCENARIO" in *-kaslr) KASLR=1; SCENARIO="${SCENARIO%-kaslr}" ;; esac
 case "$SCENARIO" in default|busy|oops|sysrq-c|nmi) ;; *) die "unknown scenario '$SCENARIO'" ;; esac
 BUILT=0
 if [ -n "$BZIMAGE$BUILT_VMLINUX$BUILT_FWCFG" ]; then
@@ -154,6 +158,7 @@ fi
 
 # --- the scenario --------------------------------------------------------------
 APPEND="console=ttyS0 nokaslr loglevel=7"
+[ "$KASLR" = 0 ] || APPEND="console=ttyS0 loglevel=7"
 # Three CPUs but for default: the busy loop keeps one in user mode and the
 # crash takes one, so at a panic at least one is idle in the kernel, which the
 # panic's stop IPI then catches on its hardirq stack (from user mode it would

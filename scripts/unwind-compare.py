@@ -119,7 +119,14 @@ def main(argv):
     for t in json.load(open(ours_path)):
         ours.setdefault(t["pid"], []).append(t)
     drgn = read_drgn(drgn_path)
-    console = read_console(console_path, symbol_addresses(vmlinux))
+    # With KASLR the kernel's addresses are the vmlinux's plus the offset its panic printout names.
+    slide = 0
+    for line in open(console_path, errors="replace"):
+        m = re.search(r"Kernel Offset: 0x([0-9a-f]+) from", line)
+        if m:
+            slide = int(m.group(1), 16)
+    symbols = {k: [a + slide for a in v] for k, v in symbol_addresses(vmlinux).items()}
+    console = read_console(console_path, symbols)
 
     same_drgn = diff_drgn = 0
     for pid, d in sorted(drgn.items()):

@@ -12,7 +12,7 @@ CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 # shellcheck disable=SC1091
 source "$CACHE/corpus.env"
 BIN="$(bash scripts/build-release.sh)"
-SCENARIOS="${SCENARIOS:-6.1-busy 6.1-oops 6.1-sysrq-c 6.1-nmi 6.12-busy 6.12-oops 6.12-sysrq-c 6.12-nmi}"
+SCENARIOS="${SCENARIOS:-6.1-busy 6.1-oops 6.1-sysrq-c 6.1-nmi 6.1-oops-kaslr 6.12-busy 6.12-oops 6.12-sysrq-c 6.12-nmi 6.12-oops-kaslr}"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 best() { sort -n | head -n 1; }

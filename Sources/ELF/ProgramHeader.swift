@@ -84,23 +84,34 @@ extension ELFFile {
   public func notes() throws(ELFError) -> [ELFNote] {
     var out: [ELFNote] = []
     for h in try programHeaders() where h.type == ProgramHeader.note {
-      let v = contents(of: h)
-      var at = 0
-      while at + 12 <= v.count {
-        let namesz = Int(v.load(UInt32.self, at: at))
-        let descsz = Int(v.load(UInt32.self, at: at + 4))
-        let type = v.load(UInt32.self, at: at + 8)
-        let nameStart = at + 12
-        let descStart = nameStart + (namesz + 3) & ~3
-        guard let name = v.slice(nameStart, namesz), let desc = v.slice(descStart, descsz) else {
-          throw ELFError(
-            .malformed("note at 0x\(String(v.fileOffset + UInt64(at), radix: 16)) runs past its segment"),
-            path: path, offset: v.fileOffset + UInt64(at))
-        }
-        let nameText = String(decoding: name.bytes.prefix { $0 != 0 }, as: UTF8.self)
-        out.append(ELFNote(name: nameText, type: type, descriptor: desc))
-        at = descStart + (descsz + 3) & ~3
+      out += try ELFNote.notes(in: contents(of: h), path: path)
+    }
+    return out
+  }
+}
+
+extension ELFNote {
+  /// The notes (`Elf64_Nhdr`, name, descriptor, each padded to 4 bytes) that
+  /// fill `area`: a `PT_NOTE` segment, or the note buffer of a
+  /// kdump-compressed dump. A note that runs past `area` is an error at its offset.
+  public static func notes(in area: ByteView, path: String) throws(ELFError) -> [ELFNote] {
+    var out: [ELFNote] = []
+    let v = area
+    var at = 0
+    while at + 12 <= v.count {
+      let namesz = Int(v.load(UInt32.self, at: at))
+      let descsz = Int(v.load(UInt32.self, at: at + 4))
+      let type = v.load(UInt32.self, at: at + 8)
+      let nameStart = at + 12
+      let descStart = nameStart + (namesz + 3) & ~3
+      guard let name = v.slice(nameStart, namesz), let desc = v.slice(descStart, descsz) else {
+        throw ELFError(
+          .malformed("note at 0x\(String(v.fileOffset + UInt64(at), radix: 16)) runs past its segment"),
+          path: path, offset: v.fileOffset + UInt64(at))
       }
+      let nameText = String(decoding: name.bytes.prefix { $0 != 0 }, as: UTF8.self)
+      out.append(ELFNote(name: nameText, type: type, descriptor: desc))
+      at = descStart + (descsz + 3) & ~3
     }
     return out
   }

@@ -6,12 +6,21 @@ import Unwind
 
 /// `orctool unwind`: stack traces of a dumped kernel's tasks, with a reliability verdict.
 struct UnwindCommand: ParsableCommand {
+  /// `FILE: warning: MESSAGE (at offset 0xOFF)` on standard error.
+  func printWarning(_ e: ELFError) {
+    printError("\(e.path): warning: \(e.message) (at offset 0x\(String(e.offset, radix: 16)))")
+  }
+
   static let configuration = CommandConfiguration(
     commandName: "unwind",
-    abstract: "Unwind the tasks of a QEMU guest memory dump with the vmlinux's ORC tables.")
+    abstract: "Unwind the tasks of a guest or kdump memory dump with the vmlinux's ORC tables.")
 
   @Option(help: "The vmlinux the dumped kernel was built from (symbols, .BTF, ORC).") var vmlinux: String
-  @Option(help: "The ELF core written by QEMU's dump-guest-memory.") var core: String
+  @Option(
+    help: """
+      The memory dump: an ELF core (QEMU's dump-guest-memory), or kdump-compressed (makedumpfile, or \
+      QEMU's kdump-zlib format; plain or flattened; zlib or uncompressed pages).
+      """) var core: String
   @Option(
     help: """
       A file whose .BTF gives the structure layouts, for a vmlinux built without BTF \
@@ -37,9 +46,13 @@ struct UnwindCommand: ParsableCommand {
     }) {
     case .success(let s): session = s
     case .failure(let e):
+      // What a partial dump lacks explains an error about memory it does not have.
+      if e.path == core, let partial = (try? openMemoryDump(path: core))?.partial { printWarning(partial) }
       printError(e.description)
       throw ExitCode.failure
     }
+    // A partial dump is read as far as it goes: said once, then the traces (memory it lacks reads as unreadable).
+    if let partial = session.dump.partial { printWarning(partial) }
     if modules {
       let list = session.modules?.modules ?? []
       switch format {
@@ -100,6 +113,11 @@ struct UnwindCommand: ParsableCommand {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       writeStandardOutput(Array(try encoder.encode(traces)) + [0x0a])
+    }
+    if let kdump = session.dump as? KdumpCompressed, let first = kdump.firstPageError {
+      printError(
+        "\(core): warning: \(kdump.pageErrors) reads of dumped pages failed; the first: \(first.message) "
+          + "(at offset 0x\(String(first.offset, radix: 16)))")
     }
   }
 }

@@ -20,7 +20,7 @@ public struct Registers: Sendable, Hashable {
 /// A guest memory dump as QEMU's `dump-guest-memory` writes it: an ELF core
 /// whose `PT_LOAD` segments hold guest-physical memory (by `p_paddr`), with
 /// one `NT_PRSTATUS` note per CPU and the guest's `VMCOREINFO` note.
-public final class CoreDump: Sendable {
+public final class CoreDump: MemoryDump {
   /// The core file.
   public let file: ELFFile
   /// `PT_LOAD` segments sorted by physical address.
@@ -31,36 +31,28 @@ public final class CoreDump: Sendable {
   public let vmcoreinfoOffset: UInt64?
   /// Registers per CPU, in note order (CPU 0 first).
   public let cpus: [Registers]
-
-  /// The offset of `pr_reg` in x86-64 `struct elf_prstatus`.
-  static let prRegOffset = 112
+  /// The core's path.
+  public var path: String { file.path }
+  /// Nil: a core whose segments run past its end is not opened.
+  public var partial: ELFError? { nil }
 
   /// Opens the dump at `path`.
-  public init(path: String) throws(ELFError) {
-    file = try ELFFile(path: path)
+  public convenience init(path: String) throws(ELFError) {
+    try self.init(file: ELFFile(path: path))
+  }
+
+  /// The dump in `file`.
+  public init(file: ELFFile) throws(ELFError) {
+    self.file = file
     guard file.fileType == .core else {
-      throw ELFError(.malformed("not a core file (e_type \(file.fileType.rawValue))"), path: path, offset: 16)
+      throw ELFError(.malformed("not a core file (e_type \(file.fileType.rawValue))"), path: file.path, offset: 16)
     }
     segments = try file.programHeaders().filter { $0.type == ProgramHeader.load && $0.fileSize > 0 }
       .sorted { $0.physicalAddress < $1.physicalAddress }
-    var info: [String: String] = [:]
-    var infoOffset: UInt64? = nil
-    var cpus: [Registers] = []
-    for note in try file.notes() {
-      if note.name == "VMCOREINFO" {
-        infoOffset = note.descriptor.fileOffset
-        let text = String(decoding: note.descriptor.bytes.prefix { $0 != 0 }, as: UTF8.self)
-        for line in text.split(separator: "\n") {
-          if let eq = line.firstIndex(of: "=") { info[String(line[..<eq])] = String(line[line.index(after: eq)...]) }
-        }
-      } else if note.name == "CORE" && note.type == 1 && note.descriptor.count >= Self.prRegOffset + 27 * 8 {
-        let regs = (0..<27).map { note.descriptor.load(UInt64.self, at: Self.prRegOffset + $0 * 8) }
-        cpus.append(Registers(userRegs: regs))
-      }
-    }
-    vmcoreinfo = info
-    vmcoreinfoOffset = infoOffset
-    self.cpus = cpus
+    let notes = DumpNotes(try file.notes())
+    vmcoreinfo = notes.vmcoreinfo
+    vmcoreinfoOffset = notes.vmcoreinfoOffset
+    cpus = notes.cpus
   }
 
   /// `count` bytes of guest-physical memory at `address`, or nil when the dump lacks them.
@@ -71,23 +63,5 @@ public final class CoreDump: Sendable {
     let delta = address - s.physicalAddress
     guard delta < s.fileSize, UInt64(count) <= s.fileSize - delta else { return nil }
     return file.contents(of: s).slice(Int(delta), count)
-  }
-
-  /// A `NUMBER(name)` or `SYMBOL(name)` value of VMCOREINFO.
-  public func vmcoreNumber(_ key: String, hex: Bool) -> UInt64? {
-    guard let v = vmcoreinfo[key] else { return nil }
-    return hex ? UInt64(v, radix: 16) : (UInt64(v) ?? Int64(v).map { UInt64(bitPattern: $0) })
-  }
-
-  /// `vmcoreNumber(key, hex:)`, or an error naming the key (or the note) the dump lacks.
-  public func requireVMCOREINFO(_ key: String, hex: Bool) throws(ELFError) -> UInt64 {
-    if let value = vmcoreNumber(key, hex: hex) { return value }
-    guard let offset = vmcoreinfoOffset else {
-      throw ELFError(.missingVMCOREINFO(key: key, hasNote: false), path: file.path, offset: 0)
-    }
-    if let text = vmcoreinfo[key] {
-      throw ELFError(.malformed("VMCOREINFO \(key)=\(text) is not a number"), path: file.path, offset: offset)
-    }
-    throw ELFError(.missingVMCOREINFO(key: key, hasNote: true), path: file.path, offset: offset)
   }
 }

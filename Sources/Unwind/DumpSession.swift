@@ -32,10 +32,9 @@ public enum ORCSource: String, Sendable, Codable {
 /// A vmlinux and a dump of the kernel it built: tasks, their stacks, their traces.
 public struct DumpSession: Sendable {
   public let vmlinux: ELFFile
-  public let dump: CoreDump
+  public let dump: any MemoryDump
   public let memory: KernelMemory
   public let unwinder: Unwinder
-  public let functions: FunctionTable
   public let tasks: KernelTasks
   /// The loaded modules, read from the dump (empty when the kernel has no `modules` list).
   public let modules: KernelModules?
@@ -43,8 +42,8 @@ public struct DumpSession: Sendable {
   public let orcSource: ORCSource
   /// Where a sleeping task's trace starts (`task->thread.sp` points at one).
   public let taskFrame: InactiveTaskFrame
-  /// Code symbols that are not `STT_FUNC` (`ret_from_fork`, entry code), by address, as kallsyms has them.
-  let codeLabels: [(address: UInt64, name: String)]
+  /// The vmlinux's functions and code labels (`ret_from_fork`, entry code), by address.
+  let codeSymbols: CodeSymbols
   /// Where a newly forked task first runs (`ret_from_fork`, 6.6+ `ret_from_fork_asm`).
   let retFromFork: UInt64?
   /// KERNELOFFSET: how far the running kernel's addresses are from the vmlinux's.
@@ -64,17 +63,11 @@ public struct DumpSession: Sendable {
     btf btfPath: String? = nil
   ) throws(ELFError) {
     vmlinux = try ELFFile(path: path)
-    dump = try CoreDump(path: core)
+    dump = try openMemoryDump(path: core)
     let (generation, _) = try policy.resolve(vmlinux)
-    functions = try FunctionTable(file: vmlinux)
-    var symbols: [String: UInt64] = [:]
-    for i in 0..<functions.symbols.count {
-      let s = try functions.symbols.symbol(at: i)
-      guard s.isDefined, let name = try? functions.symbols.name(of: s), KernelTasks.symbolNames.contains(name) else {
-        continue
-      }
-      if symbols[name] == nil { symbols[name] = s.value }
-    }
+    let code = try CodeSymbols(file: vmlinux, wanted: KernelTasks.symbolNames)
+    codeSymbols = code
+    var symbols = code.values
     // KASLR: VMCOREINFO's KERNELOFFSET shifts every vmlinux address (0 with nokaslr); per-CPU
     // symbols are offsets into each CPU's area (below __START_KERNEL_map) and do not move.
     let slide = try dump.requireVMCOREINFO("KERNELOFFSET", hex: true)
@@ -121,16 +114,6 @@ public struct DumpSession: Sendable {
       }
     modules = loaded
     unwinder = Unwinder(lookup: lookup, text: text, modules: loaded?.modules.map(\.code) ?? [])
-    var labels: [(UInt64, String)] = []
-    let execSections = Set(vmlinux.sections.filter { $0.flags.contains(.execInstr) }.map(\.index))
-    for i in 0..<functions.symbols.count {
-      let s = try functions.symbols.symbol(at: i)
-      guard s.type == .notype || s.type == .function, s.isDefined, execSections.contains(s.sectionIndex),
-        let name = try? functions.symbols.name(of: s), !name.isEmpty, !name.hasPrefix(".L")
-      else { continue }
-      labels.append((s.value, name))
-    }
-    codeLabels = labels.sorted { $0.0 < $1.0 }
     kernelSlide = slide
     // 6.6 and later start a new task in ret_from_fork_asm (ret_from_fork became C).
     retFromFork = symbols["ret_from_fork_asm"] ?? symbols["ret_from_fork"]
@@ -190,18 +173,14 @@ public struct DumpSession: Sendable {
 
   func symbolizeVmlinux(_ frame: UnwindFrame) -> String {
     let lookupAddress = frame.isSignal ? frame.ip : frame.ip &- 1
-    if let place = functions.place(ofAddress: lookupAddress),
-      let f = functions.function(containing: place.offset, in: place.section)
-    {
-      return "\(f.name)+0x\(String(frame.ip &- f.value, radix: 16))/0x\(String(f.size, radix: 16))"
+    if let f = codeSymbols.function(containing: lookupAddress) {
+      return "\(codeSymbols.name(f))+0x\(String(frame.ip &- f.address, radix: 16))/0x\(String(f.size, radix: 16))"
     }
     // Code without a function symbol: the nearest preceding code symbol, sized to the next one (as kallsyms).
-    let lo = codeLabels.partitioningIndex { $0.address > lookupAddress }
-    guard lo > 0 else { return "0x" + String(frame.ip, radix: 16) }
-    let label = codeLabels[lo - 1]
-    var next = lo
-    while next < codeLabels.count && codeLabels[next].address == label.address { next += 1 }
-    let size = next < codeLabels.count ? codeLabels[next].address - label.address : 0
-    return "\(label.name)+0x\(String(frame.ip &- label.address, radix: 16))/0x\(String(size, radix: 16))"
+    guard let (label, next) = codeSymbols.label(before: lookupAddress) else {
+      return "0x" + String(frame.ip, radix: 16)
+    }
+    let size = next.map { $0 - label.address } ?? 0
+    return "\(codeSymbols.name(label))+0x\(String(frame.ip &- label.address, radix: 16))/0x\(String(size, radix: 16))"
   }
 }

@@ -3,7 +3,7 @@ import ELF
 /// Kernel virtual memory of a dump, translated through the guest's own page
 /// tables (4-level, or 5-level when VMCOREINFO says `pgtable_l5_enabled=1`).
 public final class KernelMemory: @unchecked Sendable {
-  public let dump: CoreDump
+  public let dump: any MemoryDump
   /// The physical address of the top-level page table (`init_top_pgt`).
   public let rootTable: UInt64
   public let fiveLevel: Bool
@@ -16,13 +16,12 @@ public final class KernelMemory: @unchecked Sendable {
   /// Memory of `dump`; `initTopPgt` (the virtual address of `init_top_pgt`) is
   /// taken from VMCOREINFO when present. `phys_base` (where the kernel image
   /// was loaded) must be in VMCOREINFO: it is not guessed.
-  public init(dump: CoreDump, initTopPgt: UInt64?) throws(ELFError) {
+  public init(dump: any MemoryDump, initTopPgt: UInt64?) throws(ELFError) {
     self.dump = dump
     let physBase = try dump.requireVMCOREINFO("NUMBER(phys_base)", hex: false)
     guard let pgt = dump.vmcoreNumber("SYMBOL(init_top_pgt)", hex: true) ?? initTopPgt else {
       throw ELFError(
-        .malformed("no init_top_pgt in VMCOREINFO or the vmlinux symbols"), path: dump.file.path,
-        offset: 0)
+        .malformed("no init_top_pgt in VMCOREINFO or the vmlinux symbols"), path: dump.path, offset: 0)
     }
     rootTable = pgt &- Self.startKernelMap &+ physBase
     fiveLevel = dump.vmcoreinfo["NUMBER(pgtable_l5_enabled)"] == "1"

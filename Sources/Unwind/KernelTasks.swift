@@ -64,7 +64,7 @@ public struct KernelTasks: Sendable {
     }
     func symbol(_ name: String) throws(ELFError) -> UInt64 {
       guard let address = symbols[name] else {
-        throw ELFError(.malformed("the vmlinux has no \(name) symbol"), path: memory.dump.file.path, offset: 0)
+        throw ELFError(.malformed("the vmlinux has no \(name) symbol"), path: memory.dump.path, offset: 0)
       }
       return address
     }
@@ -75,7 +75,7 @@ public struct KernelTasks: Sendable {
       guard let value = memory.u64(address) else {
         throw ELFError(
           .malformed("the dump has no memory at \(what) (0x\(String(address, radix: 16)))"),
-          path: memory.dump.file.path, offset: 0)
+          path: memory.dump.path, offset: 0)
       }
       return value
     }

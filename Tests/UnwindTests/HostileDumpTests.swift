@@ -100,7 +100,7 @@ struct HostileDumpTests {
     let zeroed = try KernelMemory(dump: try CoreDump(path: try write(c.bytes())), initTopPgt: nil)
     #expect(
       throws: ELFError(
-        .malformed("the dump has no memory at __per_cpu_offset[1] (0x0)"), path: zeroed.dump.file.path, offset: 0)
+        .malformed("the dump has no memory at __per_cpu_offset[1] (0x0)"), path: zeroed.dump.path, offset: 0)
     ) {
       try KernelTasks(
         symbols: ["init_task": top, "runqueues": runqueues, "__per_cpu_offset": top + 0xff8], btf: btf,

@@ -23,7 +23,8 @@ enum ScenarioDumps {
   }
 
   static let all = [
-    "6.1-busy", "6.1-oops", "6.1-sysrq-c", "6.1-nmi", "6.12-busy", "6.12-oops", "6.12-sysrq-c", "6.12-nmi",
+    "6.1-busy", "6.1-oops", "6.1-sysrq-c", "6.1-nmi", "6.1-oops-kaslr",
+    "6.12-busy", "6.12-oops", "6.12-sysrq-c", "6.12-nmi", "6.12-oops-kaslr",
   ]
   static var available: [String] { all.filter { dump($0) != nil } }
 
@@ -116,7 +117,7 @@ struct ScenarioDumpTests {
     let tail = expected.isEmpty ? printout.frames : expected
     #expect(tail.count >= 4, "\(name): \(printout.frames)")
     #expect(Array(ours.suffix(tail.count)) == tail, "\(name): ours \(ours), the printout's \(printout.frames)")
-    if name.hasSuffix("-oops") {
+    if name.hasSuffix("-oops") || name.hasSuffix("-oops-kaslr") {
       // The fault in the module: the trace crosses asm_exc_page_fault's pt_regs to the faulting instruction.
       let fault = try #require(ours.firstIndex { $0.hasPrefix("asm_exc_page_fault+") }, "\(ours)")
       #expect(ours[fault + 1].hasPrefix("dumptest_oops_inner+") && ours[fault + 1].hasSuffix("[orctool_dumptest]"))

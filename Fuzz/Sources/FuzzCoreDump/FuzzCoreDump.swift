@@ -129,13 +129,10 @@ final class Context: Sendable {
     for task in tasks.tasks.prefix(64) {
       let (stackEnd, o1) = task.stack.addingReportingOverflow(KernelTasks.threadSize)
       guard !o1 else { continue }
-      var stacks = [task.stack..<stackEnd]
+      var stacks = [KernelStack(.task, task.stack..<stackEnd)]
       if let cpu = task.cpu, cpu < dump.cpus.count {
         let r = dump.cpus[cpu]
-        if cpu < tasks.irqStackTops.count, tasks.irqStackTops[cpu] >= KernelTasks.irqStackSize {
-          let top = tasks.irqStackTops[cpu]
-          stacks.append((top - KernelTasks.irqStackSize)..<top)
-        }
+        if cpu < tasks.cpuStacks.count { stacks += tasks.cpuStacks[cpu] }  // IRQ, exception and entry stacks
         _ = unwinder.unwind(
           ip: r.ip, sp: r.sp, bp: r.bp, signal: true,
           startRegisters: [16: r.r13, 32: r.bp, 56: r.r10, 96: r.dx, 112: r.di], stacks: stacks, memory: memory)
