@@ -5,7 +5,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-scenarios unwind-check compare compare-check bench \
-	figures format lint clean fuzz fuzz-smoke tsan kbuild kernel-objects compare-kbuild compare-uaccess
+	figures format lint clean fuzz fuzz-smoke tsan kbuild kernel-objects compare-kbuild compare-uaccess \
+	kbuild-orctool compare-kbuild-builds kbuild-boot-check
 
 all: build
 
@@ -57,8 +58,27 @@ unwind-scenarios: dumps
 # wrapper in objtool's place: every per-object objtool input, its command line
 # and warnings, and vmlinux.o, cached outside the repository (scripts/kbuild.sh;
 # 33 minutes measured on 2 busy cores, then re-runs only print the report).
+# Then bzImage and qemu_fw_cfg.ko (the module a QEMU boot needs), in the same tree.
 kbuild:
 	@bash scripts/kbuild.sh
+
+# The same tree and config built again with OrcTool as objtool= (the release
+# binary, installed in the cache): ~/.cache/orctool/kbuild/6.1-orctool, vmlinux,
+# bzImage and qemu_fw_cfg.ko (scripts/kbuild.sh --orctool).
+kbuild-orctool: deps
+	@bash scripts/kbuild.sh --orctool
+
+# The objects both builds left in their trees, section by section (ORC, the call-site
+# sections, code, symbols), then vmlinux.o and vmlinux (scripts/compare-kbuild.sh, BUILT=).
+KBUILD_ROOT ?= $(or $(ORCTOOL_KBUILD),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/orctool/kbuild)
+compare-kbuild-builds: kbuild kbuild-orctool
+	@BUILT="$(KBUILD_ROOT)/6.1-orctool" bash scripts/compare-kbuild.sh
+
+# Both kernels booted under QEMU: their sysrq-t traces compared task by task, the
+# consoles grepped for unwinder warnings, orctool unwind --btf on each dump
+# against the kernel's own sysrq-t (scripts/kbuild-boot-check.sh).
+kbuild-boot-check: kbuild kbuild-orctool
+	@bash scripts/kbuild-boot-check.sh
 
 # Real objtool inputs without a kernel build, for make test: linux-source-6.1 with
 # the same config, make prepare, then the 42 objects of scripts/kernel-objects.list

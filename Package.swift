@@ -4,6 +4,12 @@
 //   ELF → X86 (Zydis) → Kernel → Program → ORC / Reports → OrcToolCLI → orctool (a thin @main)
 import PackageDescription
 
+/// The binary users get (`swift build -c release`, `make install`) links the Swift runtime and
+/// Foundation statically: no dynamic loading of libswiftCore, Foundation and ICU at each of
+/// kbuild's thousands of objtool runs. Every module is compiled against the static runtime's
+/// modules in release (their autolink entries name the static libraries' own dependencies).
+let staticRelease: [SwiftSetting] = [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+
 let package = Package(
   name: "OrcTool",
   platforms: [.macOS(.v13)],
@@ -21,27 +27,34 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
-    .target(name: "ELF"),
-    .target(name: "Kernel", dependencies: ["ELF"]),
+    .target(name: "ELF", swiftSettings: staticRelease),
+    .target(name: "Kernel", dependencies: ["ELF"], swiftSettings: staticRelease),
     .systemLibrary(name: "CZydis", providers: [.apt(["libzydis-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-    .target(name: "X86", dependencies: ["CZydis"]),
-    .target(name: "Program", dependencies: ["ELF", "X86", "Kernel"]),
-    .target(name: "Reports", dependencies: ["ELF", "X86", "Kernel", "Program"]),
-    .target(name: "Unwind", dependencies: ["ELF", "Kernel", "ORC", "Program", "CZlib"]),
+    .target(name: "X86", dependencies: ["CZydis"], swiftSettings: staticRelease),
+    .target(name: "Program", dependencies: ["ELF", "X86", "Kernel"], swiftSettings: staticRelease),
+    .target(name: "Reports", dependencies: ["ELF", "X86", "Kernel", "Program"], swiftSettings: staticRelease),
+    .target(name: "Unwind", dependencies: ["ELF", "Kernel", "ORC", "Program", "CZlib"], swiftSettings: staticRelease),
     .target(
       name: "Validation", dependencies: ["ELF", "X86", "Kernel", "Program", "ORC"],
       // The validator's worklist reads its instruction arrays millions of times;
       // dynamic exclusivity checks on them cost more than the work (measured with perf).
-      swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
-    .target(name: "ORC", dependencies: ["ELF", "Kernel", "Program"]),
+      swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])] + staticRelease),
+    .target(name: "ORC", dependencies: ["ELF", "Kernel", "Program"], swiftSettings: staticRelease),
     .target(
       name: "OrcToolCLI",
       dependencies: [
         "ELF", "Kernel", "ORC", "Program", "Reports", "Unwind", "Validation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ], swiftSettings: staticRelease),
+    // lld with packed relative relocations: fewer pages touched at start-up.
+    .executableTarget(
+      name: "orctool", dependencies: ["OrcToolCLI"], swiftSettings: staticRelease,
+      linkerSettings: [
+        .unsafeFlags(
+          ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+          .when(configuration: .release))
       ]),
-    .executableTarget(name: "orctool", dependencies: ["OrcToolCLI"]),
     .target(name: "TestSupport", dependencies: ["ELF"], path: "Tests/Support"),
     .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ProgramTests", dependencies: ["Program", "Kernel", "ELF", "X86", "TestSupport"]),

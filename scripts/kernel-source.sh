@@ -18,10 +18,11 @@
 KS_HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KS_SUDO=""; [ "$(id -u)" = 0 ] || KS_SUDO=sudo
 
-# Build dependencies of a vmlinux with this config (no pahole: BTF is off).
+# Build dependencies of a vmlinux with this config (no pahole: BTF is off;
+# lz4: kbuild.sh's bzImage payload is LZ4-compressed).
 ks_install_deps() {
   local need=() p
-  for p in make gcc-12 libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod xz-utils binutils python3 util-linux; do
+  for p in make gcc-12 libc6-dev bc bison flex libelf-dev libssl-dev cpio kmod xz-utils lz4 binutils python3 util-linux; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then

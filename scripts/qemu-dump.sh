@@ -7,6 +7,13 @@
 #
 # usage: scripts/qemu-dump.sh [--kernel 6.1|6.12] [--scenario NAME] OUTDIR
 #        (or KERNEL=... SCENARIO=... in the environment)
+#        scripts/qemu-dump.sh --bzimage PATH --vmlinux PATH --fwcfg PATH [--scenario default] OUTDIR
+#        a kernel built from source instead of a Debian package (scripts/kbuild.sh
+#        leaves bzImage, vmlinux and qemu_fw_cfg.ko in its cache): the vmlinux
+#        must be the bzImage's (their version strings are compared); scenario
+#        default (or default-kaslr) only (the others load the test module, built for the packaged
+#        kernels); no drgn (such a build has no debug info): console.log,
+#        vmcore and summary.txt
 # Scenarios:
 #   default  a few sleeping, blocked and running busybox tasks, sysrq-t; ELF core only
 #            (the dump `make dump` makes for the tests)
@@ -39,13 +46,24 @@ set -euo pipefail
 
 die() { echo "qemu-dump: error: $*" >&2; exit 1; }
 log() { echo "qemu-dump: $*" >&2; }
-usage() { echo "usage: $0 [--kernel 6.1|6.12] [--scenario default|busy|oops|sysrq-c|nmi[-kaslr]] OUTDIR" >&2; exit 2; }
+usage() {
+  echo "usage: $0 [--kernel 6.1|6.12] [--scenario default|busy|oops|sysrq-c|nmi[-kaslr]] OUTDIR" >&2
+  echo "       $0 --bzimage PATH --vmlinux PATH --fwcfg PATH [--scenario default[-kaslr]] OUTDIR" >&2
+  exit 2
+}
 
 KERNEL="${KERNEL:-6.1}"
 SCENARIO="${SCENARIO:-default}"
+BZIMAGE=""; BUILT_VMLINUX=""; BUILT_FWCFG=""
 ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --bzimage) [ $# -ge 2 ] || usage; BZIMAGE="$2"; shift 2 ;;
+    --bzimage=*) BZIMAGE="${1#*=}"; shift ;;
+    --vmlinux) [ $# -ge 2 ] || usage; BUILT_VMLINUX="$2"; shift 2 ;;
+    --vmlinux=*) BUILT_VMLINUX="${1#*=}"; shift ;;
+    --fwcfg) [ $# -ge 2 ] || usage; BUILT_FWCFG="$2"; shift 2 ;;
+    --fwcfg=*) BUILT_FWCFG="${1#*=}"; shift ;;
     --kernel) [ $# -ge 2 ] || usage; KERNEL="$2"; shift 2 ;;
     --kernel=*) KERNEL="${1#*=}"; shift ;;
     --scenario) [ $# -ge 2 ] || usage; SCENARIO="$2"; shift 2 ;;
@@ -62,6 +80,15 @@ case "$KERNEL" in 6.1|6.12) ;; *) die "unknown kernel '$KERNEL' (6.1 or 6.12)" ;
 KASLR=0
 case "$SCENARIO" in *-kaslr) KASLR=1; SCENARIO="${SCENARIO%-kaslr}" ;; esac
 case "$SCENARIO" in default|busy|oops|sysrq-c|nmi) ;; *) die "unknown scenario '$SCENARIO'" ;; esac
+BUILT=0
+if [ -n "$BZIMAGE$BUILT_VMLINUX$BUILT_FWCFG" ]; then
+  BUILT=1
+  if [ -z "$BZIMAGE" ] || [ -z "$BUILT_VMLINUX" ] || [ -z "$BUILT_FWCFG" ]; then
+    die "a built kernel needs all of --bzimage, --vmlinux and --fwcfg"
+  fi
+  [ "$SCENARIO" = default ] || die "a built kernel runs scenario default only (the others load the test module)"
+  for f in "$BZIMAGE" "$BUILT_VMLINUX" "$BUILT_FWCFG"; do [ -f "$f" ] || die "no such file: $f"; done
+fi
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "${ARGS[0]}" || die "cannot create ${ARGS[0]}"
 OUT="$(cd "${ARGS[0]}" && pwd)"
@@ -78,41 +105,56 @@ if [ ${#need[@]} -gt 0 ]; then
     { $SUDO apt-get update -qq >&2 && $SUDO apt-get install -y -qq "${need[@]}" >&2; } ||
     die "apt-get install ${need[*]} failed"
 fi
-if ! python3 -c 'import drgn' 2>/dev/null; then
+if [ "$BUILT" = 0 ] && ! python3 -c 'import drgn' 2>/dev/null; then
   log "installing drgn"
   python3 -m pip install -q drgn==0.3.0 >&2 || die "pip install drgn==0.3.0 failed"
 fi
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
 [ -x /bin/busybox ] || die "/bin/busybox not found (busybox-static)"
 
-if [ "$KERNEL" = 6.1 ]; then
-  bash "$HERE/corpus.sh" --dbg || die "scripts/corpus.sh --dbg failed"
+if [ "$BUILT" = 1 ]; then
+  # The version string the boot protocol header points to (kernel_version, at
+  # 0x200 + the 16-bit value at 0x20e): "RELEASE (BY@HOST) UTS_VERSION"; the
+  # vmlinux's linux_banner is "Linux version RELEASE (BY@HOST) (COMPILER) UTS_VERSION".
+  off=$(od -An -tu2 -j 526 -N 2 "$BZIMAGE" | tr -d ' ')
+  KVER_FULL=$(dd if="$BZIMAGE" bs=1 skip=$((off + 512)) count=256 status=none | tr '\0' '\n' | head -n 1)
+  case "$KVER_FULL" in *") "*) ;; *) die "cannot read the version string of $BZIMAGE" ;; esac
+  if ! strings -a "$BUILT_VMLINUX" | grep -F "Linux version ${KVER_FULL%% *} " | grep -qF ") ${KVER_FULL#*) }"; then
+    die "$BUILT_VMLINUX has no linux_banner of $BZIMAGE's version '$KVER_FULL': not the same build"
+  fi
+  KVER="${KVER_FULL%% *}"
+  VMLINUZ="$(cd "$(dirname "$BZIMAGE")" && pwd)/$(basename "$BZIMAGE")"
+  FWCFG="$BUILT_FWCFG"
 else
-  bash "$HERE/corpus.sh" --dbg --dbg612 || die "scripts/corpus.sh --dbg --dbg612 failed"
+  if [ "$KERNEL" = 6.1 ]; then
+    bash "$HERE/corpus.sh" --dbg || die "scripts/corpus.sh --dbg failed"
+  else
+    bash "$HERE/corpus.sh" --dbg --dbg612 || die "scripts/corpus.sh --dbg --dbg612 failed"
+  fi
+  CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
+  # shellcheck disable=SC1091
+  source "$CACHE/corpus.env"
+  if [ "$KERNEL" = 6.1 ]; then
+    MODS="${MODULES61:-}"; VMLINUX="${VMLINUX61:-}"
+    # The unsigned image package holds the vmlinuz; MODULES61 is its lib/modules/KREL/kernel.
+    PKG="$(cd "$MODS/../../../.." 2>/dev/null && pwd)" || die "MODULES61 is not a directory: '$MODS'"
+  else
+    # MODULES612 is a decompressed copy of the image package's .ko.xz tree.
+    MODS="${MODULES612:-}"; VMLINUX="${VMLINUX612:-}"
+    [ -d "$MODS" ] || die "MODULES612 is not a directory: '$MODS'"
+    PKG="$CACHE/x/linux-image-$(basename "$(dirname "$MODS")")-unsigned"
+  fi
+  [ -d "$MODS" ] || die "the $KERNEL modules directory is missing: '$MODS'"
+  [ -f "$VMLINUX" ] || die "the $KERNEL -dbg vmlinux is missing: '$VMLINUX'"
+  KVER="$(basename "$(dirname "$MODS")")"               # .../lib/modules/KVER/kernel
+  VMLINUZ="$PKG/boot/vmlinuz-$KVER"
+  FWCFG="$MODS/drivers/firmware/qemu_fw_cfg.ko"
+  # The -dbg package's module debug info, for drgn (.../usr/lib/debug/boot/vmlinux-KVER).
+  MODDEBUG="$(dirname "$(dirname "$VMLINUX")")/lib/modules/$KVER"
+  [ -f "$VMLINUZ" ] || die "kernel image not found: $VMLINUZ"
+  [ -f "$FWCFG" ] || die "module not found: $FWCFG"
+  [ -d "$MODDEBUG" ] || die "module debug info not found: $MODDEBUG"
 fi
-CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
-# shellcheck disable=SC1091
-source "$CACHE/corpus.env"
-if [ "$KERNEL" = 6.1 ]; then
-  MODS="${MODULES61:-}"; VMLINUX="${VMLINUX61:-}"
-  # The unsigned image package holds the vmlinuz; MODULES61 is its lib/modules/KREL/kernel.
-  PKG="$(cd "$MODS/../../../.." 2>/dev/null && pwd)" || die "MODULES61 is not a directory: '$MODS'"
-else
-  # MODULES612 is a decompressed copy of the image package's .ko.xz tree.
-  MODS="${MODULES612:-}"; VMLINUX="${VMLINUX612:-}"
-  [ -d "$MODS" ] || die "MODULES612 is not a directory: '$MODS'"
-  PKG="$CACHE/x/linux-image-$(basename "$(dirname "$MODS")")-unsigned"
-fi
-[ -d "$MODS" ] || die "the $KERNEL modules directory is missing: '$MODS'"
-[ -f "$VMLINUX" ] || die "the $KERNEL -dbg vmlinux is missing: '$VMLINUX'"
-KVER="$(basename "$(dirname "$MODS")")"               # .../lib/modules/KVER/kernel
-VMLINUZ="$PKG/boot/vmlinuz-$KVER"
-FWCFG="$MODS/drivers/firmware/qemu_fw_cfg.ko"
-# The -dbg package's module debug info, for drgn (.../usr/lib/debug/boot/vmlinux-KVER).
-MODDEBUG="$(dirname "$(dirname "$VMLINUX")")/lib/modules/$KVER"
-[ -f "$VMLINUZ" ] || die "kernel image not found: $VMLINUZ"
-[ -f "$FWCFG" ] || die "module not found: $FWCFG"
-[ -d "$MODDEBUG" ] || die "module debug info not found: $MODDEBUG"
 
 # --- the scenario --------------------------------------------------------------
 APPEND="console=ttyS0 nokaslr loglevel=7"
@@ -314,33 +356,39 @@ rm -f "$OUT/dump-times"
 DUMPED=$((SECONDS - START))
 
 # --- 4. drgn ------------------------------------------------------------------------
-log "reading the dump with drgn"
-debuginfo=("$MODDEBUG")
-[ "$TESTMOD" = 0 ] || debuginfo+=("$OUT/orctool_dumptest.ko")
-python3 "$HERE/drgn-traces.py" "$OUT/vmcore" "$VMLINUX" "$OUT/drgn.txt" --cpus "$OUT/drgn-cpus.txt" \
-  "${debuginfo[@]}" || die "drgn could not read $OUT/vmcore"
-if [ "$KDUMP" = 1 ]; then
-  # The same state through the other format: drgn's kernel frames must be the same
-  # (user-space frames past the stack's end differ). drgn reads a copy whose header
-  # utsname is filled in (see kdump-unflatten.py --fill-utsname).
-  python3 "$HERE/kdump-unflatten.py" --fill-utsname "$OUT/vmcore.kdump.flat" "$TMP/vmcore.kdump"
-  python3 "$HERE/drgn-traces.py" "$TMP/vmcore.kdump" "$VMLINUX" "$TMP/drgn-kdump.txt" "${debuginfo[@]}" 2>/dev/null ||
-    die "drgn could not read (a copy of) $OUT/vmcore.kdump"
-  rm -f "$TMP/vmcore.kdump"
-  kernel_frames() { awk '!/^#/ || $2 ~ /^0xffff[89a-f]/' "$1"; }
-  if diff <(kernel_frames "$OUT/drgn.txt") <(kernel_frames "$TMP/drgn-kdump.txt") > "$TMP/kdiff"; then
-    KDUMP_CHECK="drgn's kernel frames of vmcore.kdump are vmcore's"
-  else
-    KDUMP_CHECK="drgn's kernel frames of vmcore.kdump DIFFER from vmcore's ($(grep -c '^[<>]' "$TMP/kdiff") lines)"
-    log "warning: $KDUMP_CHECK"
+if [ "$BUILT" = 1 ]; then
+  log "no drgn: a kernel built without debug info"
+else
+  log "reading the dump with drgn"
+  debuginfo=("$MODDEBUG")
+  [ "$TESTMOD" = 0 ] || debuginfo+=("$OUT/orctool_dumptest.ko")
+  python3 "$HERE/drgn-traces.py" "$OUT/vmcore" "$VMLINUX" "$OUT/drgn.txt" --cpus "$OUT/drgn-cpus.txt" \
+    "${debuginfo[@]}" || die "drgn could not read $OUT/vmcore"
+  if [ "$KDUMP" = 1 ]; then
+    # The same state through the other format: drgn's kernel frames must be the same
+    # (user-space frames past the stack's end differ). drgn reads a copy whose header
+    # utsname is filled in (see kdump-unflatten.py --fill-utsname).
+    python3 "$HERE/kdump-unflatten.py" --fill-utsname "$OUT/vmcore.kdump.flat" "$TMP/vmcore.kdump"
+    python3 "$HERE/drgn-traces.py" "$TMP/vmcore.kdump" "$VMLINUX" "$TMP/drgn-kdump.txt" "${debuginfo[@]}" 2>/dev/null ||
+      die "drgn could not read (a copy of) $OUT/vmcore.kdump"
+    rm -f "$TMP/vmcore.kdump"
+    kernel_frames() { awk '!/^#/ || $2 ~ /^0xffff[89a-f]/' "$1"; }
+    if diff <(kernel_frames "$OUT/drgn.txt") <(kernel_frames "$TMP/drgn-kdump.txt") > "$TMP/kdiff"; then
+      KDUMP_CHECK="drgn's kernel frames of vmcore.kdump are vmcore's"
+    else
+      KDUMP_CHECK="drgn's kernel frames of vmcore.kdump DIFFER from vmcore's ($(grep -c '^[<>]' "$TMP/kdiff") lines)"
+      log "warning: $KDUMP_CHECK"
+    fi
   fi
 fi
 
 # --- 5. summary ---------------------------------------------------------------------
-tasks=$(grep -c '^task ' "$OUT/drgn.txt" || true)
-errs=$(grep -c '^error: ' "$OUT/drgn.txt" || true)
-frames=$(grep -c '^#' "$OUT/drgn.txt" || true)
-modframes=$(grep -c ' dumptest_' "$OUT/drgn.txt" || true)
+if [ "$BUILT" = 0 ]; then
+  tasks=$(grep -c '^task ' "$OUT/drgn.txt" || true)
+  errs=$(grep -c '^error: ' "$OUT/drgn.txt" || true)
+  frames=$(grep -c '^#' "$OUT/drgn.txt" || true)
+  modframes=$(grep -c ' dumptest_' "$OUT/drgn.txt" || true)
+fi
 sysrq=$(grep -c 'task:' "$OUT/console.log" || true)
 calltr=$(grep -c 'Call Trace:' "$OUT/console.log" || true)
 size() { echo "$(stat -c %s "$1") bytes, $(du -h "$1" | cut -f1) on disk"; }
@@ -352,8 +400,15 @@ size() { echo "$(stat -c %s "$1") bytes, $(du -h "$1" | cut -f1) on disk"; }
     echo "vmcore.kdump: $OUT/vmcore.kdump ($(size "$OUT/vmcore.kdump"); dumped in ${T_KDUMP:-?}s; $KDUMP_CHECK)"
     echo "vmcore.kdump.flat: $(size "$OUT/vmcore.kdump.flat")"
   fi
-  echo "drgn:        $OUT/drgn.txt ($tasks tasks, $frames frames, $modframes in dumptest_*, $errs errors)"
-  echo "drgn cpus:   $(head -n 1 "$OUT/drgn-cpus.txt")"
+  if [ "$BUILT" = 0 ]; then
+    echo "drgn:        $OUT/drgn.txt ($tasks tasks, $frames frames, $modframes in dumptest_*, $errs errors)"
+    echo "drgn cpus:   $(head -n 1 "$OUT/drgn-cpus.txt")"
+  else
+    echo "built:       $KVER_FULL"
+    echo "vmlinux:     $BUILT_VMLINUX"
+    echo "module:      $FWCFG"
+    echo "drgn:        none (no debug info)"
+  fi
   echo "console.log: $OUT/console.log (sysrq-t: $sysrq 'task:' lines, $calltr 'Call Trace:' lines)"
   echo "took:        ${READY}s to ready, ${DUMPED}s to dumped, $((SECONDS - START))s in all"
 } | tee "$OUT/summary.txt"

@@ -154,15 +154,39 @@ func hasMultipleFiles(_ program: Program) throws(ELFError) -> Bool {
 /// returns the exit status. Shared by `orctool check` and objtool's own command line
 /// (which parses its flags by hand: start-up time counts when kbuild runs it once per object).
 func runCheck(file: String, _ options: CheckOptions) -> Int32 {
+  var out = CheckOutput()
+  let status = runCheck(file: file, options, into: &out)
+  out.flush()
+  return status
+}
+
+/// What one object's check prints, kept until it is shown: a batch checks objects in
+/// parallel and shows each one's lines together, in the order of the command line.
+struct CheckOutput {
+  var standardOutput: [UInt8] = []
+  var standardError: [UInt8] = []
+
+  mutating func error(_ text: String) { standardError += Array(text.utf8) }
+  mutating func output(_ bytes: [UInt8]) { standardOutput += bytes }
+
+  /// Writes both, the warnings first.
+  func flush() {
+    if !standardError.isEmpty { writeStandardError(standardError) }
+    if !standardOutput.isEmpty { writeStandardOutput(standardOutput) }
+  }
+}
+
+/// `runCheck(file:_:)` printing into `out`.
+func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput) -> Int32 {
   func report(_ e: ELFError) {
     if case .objtool = e.kind {
       if options.json {
-        emitJSON(file: file, [Diagnostic(.error, place: nil, message: e.message)])
+        out.output(jsonDiagnostics(file: file, [Diagnostic(.error, place: nil, message: e.message)]))
       } else {
-        writeStandardError(Array("\(file): warning: objtool: \(e.message)\n".utf8))
+        out.error("\(file): warning: objtool: \(e.message)\n")
       }
     } else {
-      printError(e.description)
+      out.error("orctool: " + e.description + "\n")
     }
   }
   func failure(_ e: ELFError) -> Int32 {
@@ -176,7 +200,7 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     let program = try Program(file: elf)
     var link = options.link
     if !options.link, try hasMultipleFiles(program) {
-      writeStandardError(Array("error: objtool: Linked object detected, forcing --link\n".utf8))
+      out.error("error: objtool: Linked object detected, forcing --link\n")
       link = true
     }
     return (program, generation, link)
@@ -212,7 +236,7 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
     return status
   }
   if options.json {
-    emitJSON(file: file, outcome.diagnostics)
+    out.output(jsonDiagnostics(file: file, outcome.diagnostics))
   } else {
     // objtool's own format, unprefixed, so that its consumers read ours.
     let text = outcome.diagnostics.map { d in
@@ -220,32 +244,85 @@ func runCheck(file: String, _ options: CheckOptions) -> Int32 {
         "\(file): warning: objtool: \($0)\n"
       }.joined()
     }.joined()
-    writeStandardError(Array(text.utf8))
+    out.error(text)
   }
   let layout = ORCLayout.of(generation)
   if !options.disas.isEmpty, let v = outcome.validator {
     let functions = v.disassembly(matching: options.disas, layout: layout)
     if functions.isEmpty {
-      writeStandardError(Array("\(file): no function matches --disas=\(options.disas.joined(separator: ","))\n".utf8))
+      out.error("\(file): no function matches --disas=\(options.disas.joined(separator: ","))\n")
     }
-    writeStandardOutput(Array(Validator.disassemblyText(functions).utf8))
+    out.output(Array(Validator.disassemblyText(functions).utf8))
   }
   if options.printORC {
-    var out: [UInt8] = []
+    var text: [UInt8] = []
     for (s, o, e) in outcome.orcEntries {
-      out += Array("\(elf.sections[s].name)+\(String(o, radix: 16)):".utf8)
-      ORCDump.appendEntry(e, layout: layout, to: &out)
+      text += Array("\(elf.sections[s].name)+\(String(o, radix: 16)):".utf8)
+      ORCDump.appendEntry(e, layout: layout, to: &text)
     }
-    writeStandardOutput(out)
+    out.output(text)
   }
   if let w = write() { return failure(w) }
   return outcome.stopped && !options.objtoolExitStatus ? 1 : 0
+}
+
+/// objtool's command line with several objects (or `-`: their paths on standard input, one
+/// a line): each checked as alone, in parallel across `jobs` threads (each object's own
+/// check on one), each written atomically; each one's lines shown together in command-line
+/// order, and a failure in one does not stop the others. The exit status is the first
+/// non-zero one in that order (0 when all succeed).
+func runBatch(files: [String], _ options: CheckOptions, jobs: Int) -> Int32 {
+  var one = options
+  one.jobs = 1
+  let single = one
+  let results = ParallelResults<(CheckOutput, Int32)>(count: files.count)
+  let next = ParallelCounter()
+  DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, files.count))) { _ in
+    while let i = next.take(below: files.count) {
+      var out = CheckOutput()
+      let status = runCheck(file: files[i], single, into: &out)
+      results.set(i, (out, status))
+    }
+  }
+  var status: Int32 = 0
+  for (out, s) in results.values() {
+    out.flush()
+    if status == 0 { status = s }
+  }
+  return status
+}
+
+/// A fixed array of results that threads fill, each index once.
+final class ParallelResults<T>: @unchecked Sendable {
+  private var slots: [T?]
+  private let lock = NSLock()
+  init(count: Int) { slots = Array(repeating: nil, count: count) }
+  func set(_ i: Int, _ value: T) { lock.withLock { slots[i] = value } }
+  func values() -> [T] { lock.withLock { slots.compactMap { $0 } } }
+}
+
+/// The next index for a pool of threads.
+final class ParallelCounter: @unchecked Sendable {
+  private var value = 0
+  private let lock = NSLock()
+  func take(below limit: Int) -> Int? {
+    lock.withLock {
+      guard value < limit else { return nil }
+      defer { value += 1 }
+      return value
+    }
+  }
 }
 
 /// One JSON object per diagnostic: `file`, `kind`, `location` (objtool's `func+0xoff`,
 /// empty for findings about a whole function or section), `message`, and `related`
 /// places when there are any.
 func emitJSON(file: String, _ diagnostics: [Diagnostic]) {
+  writeStandardOutput(jsonDiagnostics(file: file, diagnostics))
+}
+
+/// The JSON `emitJSON(file:_:)` prints.
+func jsonDiagnostics(file: String, _ diagnostics: [Diagnostic]) -> [UInt8] {
   struct Item: Encodable {
     var file: String
     var kind: String
@@ -267,7 +344,7 @@ func emitJSON(file: String, _ diagnostics: [Diagnostic]) {
   }
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-  writeStandardOutput(Array((try? encoder.encode(items)) ?? Data()) + [0x0a])
+  return Array((try? encoder.encode(items)) ?? Data()) + [0x0a]
 }
 
 /// The globs of a `--disas` value: comma- or space-separated.

@@ -125,14 +125,25 @@ struct ObjtoolCommand: ParsableCommand {
             printError("objtool option --hacks=\(refused): objtool's hacks are jump_label and noinstr")
             terminate(1)
           }
-        } else if !a.hasPrefix("-") {
+        } else if !a.hasPrefix("-") || a == "-" {
           files.append(a)
         } else if !checkOptions.contains(a) {
           usable = false
         }
         i += 1
       }
-      guard usable, files.count == 1 else {
+      // Several objects, or `-` (their paths on standard input): a batch.
+      if files == ["-"] {
+        files = []
+        while let line = readLine() {
+          if !line.isEmpty { files.append(line) }
+        }
+        guard !files.isEmpty else {
+          printError("no object paths on standard input")
+          terminate(1)
+        }
+      }
+      guard usable, !files.isEmpty, !files.contains("-") else {
         CheckCommand.main(arguments.filter { $0 != "--stackval" })
         terminate(0)
       }
@@ -153,6 +164,14 @@ struct ObjtoolCommand: ParsableCommand {
       options.generation = generation
       options.jobs = jobs
       options.objtoolExitStatus = true
+      if files.count > 1 || arguments.contains("-") {
+        // (one path on standard input is a batch of one)
+        if !disas.isEmpty {
+          printError("--disas takes one object")
+          terminate(1)
+        }
+        terminate(runBatch(files: files, options, jobs: jobs))
+      }
       terminate(runCheck(file: files[0], options))
     }
     if let (file, generation) = fastPath(arguments) {
