@@ -8,7 +8,19 @@ import PackageDescription
 /// Foundation statically: no dynamic loading of libswiftCore, Foundation and ICU at each of
 /// kbuild's thousands of objtool runs. Every module is compiled against the static runtime's
 /// modules in release (their autolink entries name the static libraries' own dependencies).
-let staticRelease: [SwiftSetting] = [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+/// ORCTOOL_DYNAMIC_RUNTIME=1 keeps the dynamic runtime: the sanitizers' runtimes need it
+/// (ThreadSanitizer faults at start in a static-runtime binary).
+let dynamicRuntime = Context.environment["ORCTOOL_DYNAMIC_RUNTIME"] != nil
+let staticRelease: [SwiftSetting] =
+  dynamicRuntime ? [] : [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+let staticLink: [LinkerSetting] =
+  dynamicRuntime
+  ? []
+  : [
+    .unsafeFlags(
+      ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+      .when(configuration: .release))
+  ]
 
 let package = Package(
   name: "OrcTool",
@@ -49,12 +61,7 @@ let package = Package(
       ], swiftSettings: staticRelease),
     // lld with packed relative relocations: fewer pages touched at start-up.
     .executableTarget(
-      name: "orctool", dependencies: ["OrcToolCLI"], swiftSettings: staticRelease,
-      linkerSettings: [
-        .unsafeFlags(
-          ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
-          .when(configuration: .release))
-      ]),
+      name: "orctool", dependencies: ["OrcToolCLI"], swiftSettings: staticRelease, linkerSettings: staticLink),
     .target(name: "TestSupport", dependencies: ["ELF"], path: "Tests/Support"),
     .testTarget(name: "ELFTests", dependencies: ["ELF", "TestSupport"]),
     .testTarget(name: "ProgramTests", dependencies: ["Program", "Kernel", "ELF", "X86", "TestSupport"]),

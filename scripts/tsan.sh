@@ -12,8 +12,8 @@ CACHE="${ORCTOOL_CORPUS:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/corpus}"
 # shellcheck disable=SC1091
 source "$CACHE/corpus.env"
 start=$(date +%s)
-swift build -c release --scratch-path .build-tsan -Xswiftc -sanitize=thread --product orctool >&2
-BIN="$(swift build -c release --scratch-path .build-tsan -Xswiftc -sanitize=thread --show-bin-path)/orctool"
+ORCTOOL_DYNAMIC_RUNTIME=1 swift build -c release --scratch-path .build-tsan -Xswiftc -sanitize=thread --product orctool >&2
+BIN="$(ORCTOOL_DYNAMIC_RUNTIME=1 swift build -c release --scratch-path .build-tsan -Xswiftc -sanitize=thread --show-bin-path)/orctool"
 echo "tsan: build $(($(date +%s) - start)) s" >&2
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/in" "$TMP/run" "$TMP/log"

@@ -28,6 +28,13 @@ public struct CheckRules: Sendable, Hashable {
   /// take the longest original length among them (objtool 6.10 and later's
   /// `arch_handle_alternative()`: "Recompute orig_len for nested ALTERNATIVE()s").
   public var nestedAlternativesShareLength: Bool
+  /// "stack layout conflict in alternatives" ends the function's validation (objtool 6.3 and
+  /// later, which flatten every entry of a site into one CFI array and see every conflict).
+  /// objtool 6.1 keeps one array per `.altinstructions` entry and never sees a conflict
+  /// between two entries of one site (none in the whole Debian 6.1 build): the conflict is
+  /// reported but the path goes on, so the rest of the function keeps objtool 6.1's ORC
+  /// (KVM's `__vmx_vcpu_run` loses it otherwise).
+  public var alternativeConflictStops: Bool
 
   /// The rules of `generation`.
   public static func of(_ generation: KernelGeneration) -> CheckRules {
@@ -35,11 +42,13 @@ public struct CheckRules: Sendable, Hashable {
     case .v6_1:
       return CheckRules(
         alternativesLastAddedFirst: false, conflictReportedAtSite: false, prefixSymbolsFallThrough: false,
-        reportsEveryUnreachable: false, warnsOncePerFunction: false, nestedAlternativesShareLength: false)
+        reportsEveryUnreachable: false, warnsOncePerFunction: false, nestedAlternativesShareLength: false,
+        alternativeConflictStops: false)
     case .v6_12:
       return CheckRules(
         alternativesLastAddedFirst: true, conflictReportedAtSite: true, prefixSymbolsFallThrough: true,
-        reportsEveryUnreachable: true, warnsOncePerFunction: true, nestedAlternativesShareLength: true)
+        reportsEveryUnreachable: true, warnsOncePerFunction: true, nestedAlternativesShareLength: true,
+        alternativeConflictStops: true)
     }
   }
 }

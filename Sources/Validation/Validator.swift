@@ -326,7 +326,8 @@ public final class Validator {
   }
 
   /// `propagate_alt_cfi()`: records instruction `i`'s state in its site's flattened
-  /// CFI; true (after the warning) when another stream brought a different state there.
+  /// CFI; true (after the warning) when another stream brought a different state there
+  /// and the generation's rules stop the function there.
   @inline(never)
   func propagateAlternativeCFI(_ i: Int) -> Bool {
     let g = graph
@@ -353,7 +354,7 @@ public final class Validator {
     } else {
       warn(i, "stack layout conflict in alternatives", related: [here, first])
     }
-    return true
+    return g.rules.alternativeConflictStops
   }
 
   /// `UNWIND_HINT_RESTORE`: the instruction takes the state the matching

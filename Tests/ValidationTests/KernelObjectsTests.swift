@@ -101,37 +101,19 @@ struct KernelObjectsTests {
         "__switch_to_asm+0x28: replacement 1 (X86_FEATURE_RSB_CTXSW), offset 0x7 (__switch_to_asm+0x2f): the code needs sp:sp+56 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call"
       ]),
     // __vmx_vcpu_run (kvm-intel.ko): the CFA is %rbp-based there, so objtool 6.1's table
-    // is right for every variant. orctool meets the conflict on the path through
-    // .Lvmfail before the ones through the wrmsr, the vmresume and vmx_vmexit, which it
-    // then leaves unvalidated: undefined ORC there, and vmx_vmexit's UNWIND_HINT_RESTORE
-    // finds its UNWIND_HINT_SAVE (at the vmresume) unvisited.
+    // is right for every variant, and orctool's is the same: the conflict it sees (and
+    // objtool 6.1 cannot, one CFI array per .altinstructions entry) is reported, and with
+    // 6.1's rules the path goes on (CheckRules.alternativeConflictStops).
     "arch/x86/kvm/vmx/vmenter.o": KnownDifference(
-      differences: [".orc_unwind", ".orc_unwind_ip", "orc"],
-      warnings: [
-        ".altinstr_replacement+0x2c: \(conflict)",
-        "__vmx_vcpu_run+0x9e: objtool isn't smart enough to handle this CFI save/restore combo",
-      ],
-      objtoolORC: [],
-      orctoolORC: [
-        ".noinstr.text+34: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+3f: sp:bp+16 bp:prevsp-16 type:call end:0",
-        ".noinstr.text+8e: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+96: sp:bp+16 bp:prevsp-16 type:call end:0",
-        ".noinstr.text+99: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+e0: sp:bp+16 bp:prevsp-16 type:call end:0",
-        ".noinstr.text+14c: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+14e: sp:bp+16 bp:prevsp-16 type:call end:0",
-      ],
+      differences: [], warnings: [".altinstr_replacement+0x2c: \(conflict)"], objtoolORC: [], orctoolORC: [],
       objtoolVariants: []),
     // __svm_vcpu_run and __svm_sev_es_vcpu_run (kvm-amd.ko): objtool 6.1's table is wrong
-    // at both sites; orctool's is right there, and undefined where it stopped validating:
-    // both functions' SPEC_CTRL wrmsr blocks (+18c, +288) and five ud2s of the fault paths.
+    // at both sites; orctool's is right there, and the same as objtool's everywhere else.
     "arch/x86/kvm/svm/vmenter.o": KnownDifference(
       differences: [".orc_unwind", ".orc_unwind_ip", "orc"],
       warnings: [".altinstr_replacement+0x31: \(conflict)", ".altinstr_replacement+0x7b: \(conflict)"],
       objtoolORC: [
         ".noinstr.text+11a: sp:sp+64 bp:prevsp-16 type:call end:0",
-        ".noinstr.text+20a: sp:(und) bp:(und) type:call end:0",
         ".noinstr.text+243: sp:sp+64 bp:prevsp-16 type:call end:0",
       ],
       orctoolORC: [
@@ -139,18 +121,10 @@ struct KernelObjectsTests {
         ".noinstr.text+11d: sp:sp+72 bp:prevsp-16 type:call end:0",
         ".noinstr.text+123: sp:sp+80 bp:prevsp-16 type:call end:0",
         ".noinstr.text+127: sp:sp+64 bp:prevsp-16 type:call end:0",
-        ".noinstr.text+18c: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+1d8: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+1da: sp:sp+80 bp:prevsp-16 type:call end:0",
-        ".noinstr.text+1e8: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+1f8: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+208: sp:(und) bp:(und) type:call end:0",
         ".noinstr.text+240: sp:sp+64 bp:prevsp-16 type:call end:0",
         ".noinstr.text+246: sp:sp+72 bp:prevsp-16 type:call end:0",
         ".noinstr.text+24c: sp:sp+80 bp:prevsp-16 type:call end:0",
         ".noinstr.text+250: sp:sp+64 bp:prevsp-16 type:call end:0",
-        ".noinstr.text+288: sp:(und) bp:(und) type:call end:0",
-        ".noinstr.text+2ca: sp:(und) bp:(und) type:call end:0",
       ],
       objtoolVariants: [
         "__svm_vcpu_run+0x110: replacement 1 (X86_FEATURE_RETPOLINE), offset 0x7 (__svm_vcpu_run+0x117): the code needs sp:sp+64 bp:prevsp-16 type:call, the table gives sp:sp+72 bp:prevsp-16 type:call",
