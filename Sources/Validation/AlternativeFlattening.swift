@@ -11,8 +11,35 @@ struct AlternativeFlattening {
   /// and the instruction that recorded it.
   var cfi: [Int: [Int32]] = [:]
   var recordedBy: [Int: [Int32]] = [:]
+  /// Per original group, its last replacement in `.altinstructions` order.
+  let lastReplacement: [Int: Int]
+  /// The sites where a conflict was reported.
+  var reported = Set<Int>()
 
-  init(groups: [AltGroup]) { self.groups = groups }
+  init(groups: [AltGroup]) {
+    self.groups = groups
+    var last: [Int: Int] = [:]
+    for (g, group) in groups.enumerated() {
+      if let o = group.original { last[o] = max(last[o] ?? g, g) }
+    }
+    lastReplacement = last
+  }
+
+  /// Whether objtool 6.1 sees a conflict between streams of groups `a` and `b` of one site.
+  /// It keeps one CFI array per `.altinstructions` entry, shared by the entry's replacement
+  /// and the original, whose instructions point at the array of the site's last entry
+  /// (`handle_group_alt()` sets `orig_insn->alt_group` entry by entry): it compares the
+  /// original with the last entry's replacement, and a stream with itself, and nothing else.
+  func objtool61Sees(_ a: Int, _ b: Int) -> Bool {
+    if a == b { return true }
+    let (ga, gb) = (groups[a], groups[b])
+    switch (ga.original, gb.original) {
+    case (nil, nil): return true
+    case (nil, let site?): return lastReplacement[site] == b
+    case (let site?, nil): return lastReplacement[site] == a
+    default: return false
+    }
+  }
 
   /// Records `state` at instruction `i` (of group `g`) at its offset of the site;
   /// returns the instruction that recorded a different state there (a conflict), else nil.

@@ -343,18 +343,25 @@ public final class Validator {
     if recordPaths, case let og = Int(g.alternatives.group[conflict]), og >= 0 {
       otherChanges = stackChanges(from: g.alternatives.groups[og].first, to: conflict)
     }
-    let first = Diagnostic.Related(
+    let first0 = Diagnostic.Related(
       role: "state first recorded \(offset) by", place: g.place(conflict), cfi: cfiText(conflict),
       changes: otherChanges)
     let here = Diagnostic.Related(role: "conflicting state brought \(offset) by", place: g.place(i), cfi: cfiText(i))
+    let site = g.alternatives.groups[gi].original ?? gi
+    // A conflict objtool 6.1 cannot see (between two `.altinstructions` entries of one
+    // site) is reported once per site and the path goes on, as objtool 6.1's does.
+    let stops =
+      g.rules.alternativeConflictStops
+      || flattening.objtool61Sees(gi, Int(g.alternatives.group[conflict]))
+    if !stops && !flattening.reported.insert(site).inserted { return false }
     if g.rules.conflictReportedAtSite {
       let group = g.alternatives.groups[gi]
-      let site = g.alternatives.groups[group.original ?? gi].first
-      warn(site, "stack layout conflict in alternatives: \(g.offstr(i))", related: [here, first], pathEnd: i)
+      let first = g.alternatives.groups[group.original ?? gi].first
+      warn(first, "stack layout conflict in alternatives: \(g.offstr(i))", related: [here, first0], pathEnd: i)
     } else {
-      warn(i, "stack layout conflict in alternatives", related: [here, first])
+      warn(i, "stack layout conflict in alternatives", related: [here, first0])
     }
-    return g.rules.alternativeConflictStops
+    return stops
   }
 
   /// `UNWIND_HINT_RESTORE`: the instruction takes the state the matching
