@@ -164,8 +164,8 @@ struct ObjtoolCommand: ParsableCommand {
       options.generation = generation
       options.jobs = jobs
       options.objtoolExitStatus = true
+      // A list on standard input is a batch, even of one path.
       if files.count > 1 || arguments.contains("-") {
-        // (one path on standard input is a batch of one)
         if !disas.isEmpty {
           printError("--disas takes one object")
           terminate(1)

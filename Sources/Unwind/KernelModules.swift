@@ -17,7 +17,7 @@ public struct KernelModule: Sendable {
   public var orc: ORCLookup?
   /// Named symbols with a section (`st_shndx != SHN_UNDEF`), by address.
   public var symbols: [(address: UInt64, name: String)]
-  /// Where `ip`'s symbol lookup must stop: the end of the text range that holds it.
+  /// Its text and ORC, as the unwinder looks code up.
   public var code: ModuleCode { ModuleCode(name: name, text: text, lookup: orc) }
 
   /// `name+0xoff/0xsize` of `address`, as the kernel's `find_kallsyms_symbol()`
@@ -172,11 +172,13 @@ public struct KernelModules: Sendable {
     // ELF starts real symbols at 1.
     for i in 1..<n {
       let b = i * symbolSize
-      let nameOffset = raw.withUnsafeBytes {
-        UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: b, as: UInt32.self))
+      let (nameOffset, shndx, value) = raw.withUnsafeBytes {
+        (
+          UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: b, as: UInt32.self)),
+          UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: b + 6, as: UInt16.self)),
+          UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: b + 8, as: UInt64.self))
+        )
       }
-      let shndx = raw.withUnsafeBytes { UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: b + 6, as: UInt16.self)) }
-      let value = raw.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: b + 8, as: UInt64.self)) }
       guard shndx != 0, let name = cString(at: strtab &+ UInt64(nameOffset), memory: memory), !name.isEmpty,
         !isMappingSymbol(name)
       else { continue }
