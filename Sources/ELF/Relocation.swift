@@ -8,6 +8,10 @@ public struct Relocation: Sendable, Hashable {
   public var type: UInt32
   /// `r_addend`.
   public var addend: Int64
+
+  public init(offset: UInt64, symbolIndex: UInt32, type: UInt32, addend: Int64) {
+    (self.offset, self.symbolIndex, self.type, self.addend) = (offset, symbolIndex, type, addend)
+  }
 }
 
 /// A relocation section (`SHT_RELA`): its entries and the section they patch.

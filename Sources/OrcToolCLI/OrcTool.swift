@@ -16,7 +16,7 @@ public struct OrcTool: ParsableCommand {
     subcommands: [
       ORCCommand.self, ELFCommand.self, LivepatchCommand.self, Addr2FuncCommand.self, ExtableCommand.self,
       ParavirtCommand.self, UnwindCommand.self, CheckCommand.self, AlternativesCommand.self, ExplainCommand.self,
-      DisasCommand.self, VerifyVariantsCommand.self,
+      DisasCommand.self, VerifyVariantsCommand.self, PatchCommand.self,
     ])
 
   public init() {}
