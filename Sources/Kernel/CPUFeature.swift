@@ -12,6 +12,12 @@ public struct CPUFeature: RawRepresentable, Hashable, Sendable, CustomStringConv
   /// The feature at `bit` of capability word `word` (`( word*32+ bit)` in the header).
   public init(word: Int, bit: Int) { rawValue = word * 32 + bit }
 
+  /// `X86_FEATURE_ALWAYS` (3*32+21 in 6.1 and 6.12): forced on every boot, so a replacement
+  /// for it always applies and one for its absence never does.
+  public static let always = CPUFeature(word: 3, bit: 21)
+  /// `X86_FEATURE_XENPV` (8*32+16 in 6.1 and 6.12).
+  public static let xenPV = CPUFeature(word: 8, bit: 16)
+
   /// The 32-bit capability word.
   public var word: Int { rawValue / 32 }
   /// The bit in ``word``.

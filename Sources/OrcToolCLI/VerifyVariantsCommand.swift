@@ -14,9 +14,12 @@ struct VerifyVariantsCommand: ParsableCommand {
     abstract: "Check the ORC table against every variant alternatives and static keys make of the code.",
     discussion: """
       For each alternative site, each stream (original and replacements, placed at the site and padded
-      with NOPs) is run as straight-line code from the state validation found before the site; at each
-      instruction boundary and where the stream ends, the table's entry must be the one that code
-      needs. A static-key site flipped must find its own state where it then goes. --orc file checks
+      with NOPs) is run from the state validation found before the site, with no knowledge of the other
+      streams, following its branches inside it; at each instruction boundary, where it falls off its
+      end and where it jumps out, the table's entry must be the one that code needs. A static-key site
+      flipped must find its own state where it then goes. A paravirt site (6.1 .parainstructions, 6.12
+      ALT_FLAG_DIRECT_CALL) rewritten to a direct call or to NOPs must find the site's state at each
+      boundary of the rewrite and after it. --orc file checks
       the table in the file (objtool's, for a module as built); --orc generated the one OrcTool
       generates. Exits 1 when a table is wrong for some variant.
       """)
@@ -26,6 +29,7 @@ struct VerifyVariantsCommand: ParsableCommand {
   @Option(help: "Which table: the one in the file, or the one OrcTool generates.") var orc: TableSource = .file
   @OptionGroup var generation: GenerationOptions
   @Option(help: "text or json.") var format: OutputFormat = .text
+  @Flag(help: "List every site checked: its variants, boundaries and mismatches (text).") var sites = false
   @Argument(help: "An object, module or linked image.") var file: String
 
   func run() throws {
@@ -52,7 +56,7 @@ struct VerifyVariantsCommand: ParsableCommand {
           entries.append((p.section, p.offset, table.entry(k)))
         }
       }
-      return v.verifyVariants(table: ORCEntriesBySection(entries), layout: layout)
+      return try v.verifyVariants(table: ORCEntriesBySection(entries), layout: layout)
     })
     let report: VariantReport
     switch result {
@@ -67,13 +71,27 @@ struct VerifyVariantsCommand: ParsableCommand {
       writeStandardOutput(Array(try encoder.encode(report)) + [0x0a])
     } else {
       var out = ""
+      if sites {
+        for s in report.siteReports {
+          out += "\(s.site): \(s.kind): \(s.variants.joined(separator: ", ")); \(s.boundaries) boundaries, "
+          out += "\(s.mismatches) mismatch\(s.mismatches == 1 ? "" : "es")\n"
+        }
+      }
       for m in report.mismatches {
         out += "\(m.site): \(m.variant), offset 0x\(String(m.offset, radix: 16)) (\(m.place)): "
         out += "the code needs \(m.derived), the table gives \(m.table)\n"
       }
-      out += "\(report.sites) alternative sites and \(report.staticKeySites) static keys, "
+      out += "\(report.sites) alternative sites, \(report.staticKeySites) static keys and "
+      out += "\(report.paravirtSites) paravirt sites, "
       out += "\(report.variants) variants, \(report.boundaries) boundaries checked"
       if report.unreached > 0 { out += ", \(report.unreached) sites not reached by validation" }
+      if report.neverApplied > 0 {
+        out +=
+          ", \(report.neverApplied) replacement\(report.neverApplied == 1 ? "" : "s") for !X86_FEATURE_ALWAYS never applied"
+      }
+      for (section, n) in report.uncovered.sorted(by: { $0.key < $1.key }) {
+        out += ", \(n) jump\(n == 1 ? "" : "s") into \(section) (no ORC there) not compared"
+      }
       out += ": \(report.mismatches.count) mismatch\(report.mismatches.count == 1 ? "" : "es")\n"
       writeStandardOutput(Array(out.utf8))
     }

@@ -76,10 +76,8 @@ public struct KernelPatch: Sendable {
     records = p.records
   }
 
-  /// `X86_FEATURE_ALWAYS` (3*32+21, both generations).
-  public static let alwaysFeature = 3 * 32 + 21
-  /// `X86_FEATURE_XENPV` (8*32+16, both generations).
-  public static let xenPVFeature = 8 * 32 + 16
+  static let alwaysFeature = CPUFeature.always.rawValue
+  static let xenPVFeature = CPUFeature.xenPV.rawValue
 
   /// `x86_nops[n]` (`arch/x86/include/asm/nops.h`, x86-64, 6.1 and 6.12).
   static let nops: [[UInt8]] = [
@@ -308,6 +306,7 @@ struct Patching {
           result = "nops (nop_func)"
         } else {
           replacement = directCall(to: target)
+          result = "call \(target)" + (length > 5 ? "; nop" : "")
         }
       }
       if generation == .v6_1 {
@@ -324,15 +323,36 @@ struct Patching {
       let bytes = replacement.bytes + [UInt8](repeating: 0x90, count: length - replacement.bytes.count)
       try write(bytes, at: a.instruction, relocs: replacement.relocs)
       try optimizeNops(at: a.instruction, length: length)
-      if result.isEmpty {
-        let now = contents(a.instruction.section)
-        result = X86Decoder.disassemble(Array(now[Int(a.instruction.offset)..<Int(a.instruction.offset) + length]))
-      }
+      if result.isEmpty { result = try describe(a.instruction, length: length) }
       records.append(
         PatchRecord(
           kind: "alternative", site: site, patched: true,
           result: "\(result) (\(a.inverted ? "!" : "")\(feature))"))
     }
+  }
+
+  /// The code at `place` as AT&T text, a relocated call or jump named by its symbol.
+  mutating func describe(_ place: SectionPlace, length: Int) throws(ELFError) -> String {
+    let c = contents(place.section)
+    let relocs = try relocationList(place.section)
+    var parts: [String] = []
+    var i = Int(place.offset)
+    let end = i + length
+    while i < end, let n = instructionLength(c, at: i) {
+      if n == 5, c[i] == 0xe8 || c[i] == 0xe9,
+        let r = relocs.first(where: { $0.offset == UInt64(i + 1) }),
+        let s = try? symbols.symbol(at: Int(r.symbolIndex)), let name = try? file.displayName(of: s, in: symbols)
+      {
+        let addend = r.addend + 4
+        parts.append(
+          (c[i] == 0xe8 ? "call " : "jmp ") + name
+            + (addend == 0 ? "" : addend > 0 ? "+0x\(String(addend, radix: 16))" : "-0x\(String(-addend, radix: 16))"))
+      } else {
+        parts.append(X86Decoder.disassemble(Array(c[i..<min(i + n, end)])))
+      }
+      i += n
+    }
+    return parts.joined(separator: "; ")
   }
 
   /// The replacement's bytes and relocations (offsets relative to its start).
