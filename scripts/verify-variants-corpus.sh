@@ -22,7 +22,7 @@ totals() {
 import json, sys
 name, out = sys.argv[1], sys.argv[2]
 keys = ["sites", "staticKeySites", "paravirtSites", "variants", "boundaries", "unreached", "neverApplied"]
-t = dict.fromkeys(keys, 0); files = 0; failed = 0; uncovered = {}; mism = []
+t = dict.fromkeys(keys, 0); files = 0; failed = 0; uncovered = {}; mism = []; undefined = 0
 for line in sys.stdin:
     line = line.strip()
     if not line: continue
@@ -34,20 +34,25 @@ for line in sys.stdin:
     for k in keys: t[k] += r.get(k, 0)
     for s, n in r.get("uncovered", {}).items(): uncovered[s] = uncovered.get(s, 0) + n
     for m in r["mismatches"]:
+        undefined += m.get("tableUndefined", False)
         mism.append("%s: %s: %s, offset 0x%x (%s): the code needs %s, the table gives %s" % (
             path, m["site"], m["variant"], m["offset"], m["place"], m["derived"], m["table"]))
 open(out, "w").write("".join(l + "\n" for l in mism))
 print("%s: %d files%s; %d alternative sites, %d static keys, %d paravirt sites; %d variants, %d boundaries; "
-      "%d sites not reached, %d !ALWAYS replacements, jumps not compared %s; %d mismatches (%s)" % (
+      "%d sites not reached, %d !ALWAYS replacements, jumps not compared %s; %d mismatches, %d of them where the table has no unwind information (%s)" % (
       name, files, " (%d without a report)" % failed if failed else "", t["sites"], t["staticKeySites"],
       t["paravirtSites"], t["variants"], t["boundaries"], t["unreached"], t["neverApplied"],
-      uncovered or "{}", len([m for m in mism if ": no report: " not in m]), out))
+      uncovered or "{}", len([m for m in mism if ": no report: " not in m]), undefined, out))
 ' "$1" "$OUT/mismatches-$1.txt"
 }
 
 one() { # one TABLE FILE [ARGS...] -> "FILE<TAB>json on one line"
   local table="$1" f="$2"; shift 2
-  printf '%s\t%s\n' "$f" "$("$BIN" verify-variants --orc "$table" --format json "$@" "$f" 2>&1 | tr -d '\n')"
+  local out err; err=$(mktemp)
+  out=$("$BIN" verify-variants --orc "$table" --format json "$@" "$f" 2>"$err" | tr -d '\n') || true
+  [ -n "$out" ] || out=$(tr -d '\n' < "$err")
+  rm -f "$err"
+  printf '%s\t%s\n' "$f" "$out"
 }
 export -f one; export BIN
 
