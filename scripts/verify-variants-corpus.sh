@@ -14,6 +14,7 @@ swift build -c release --product orctool >&2
 BIN="$(swift build -c release --show-bin-path)/orctool"
 OUT="${OUT:-$(mktemp -d)}"; mkdir -p "$OUT"
 JOBS="${JOBS:-2}"
+REPORTS="$OUT/reports"
 VMLINUX_O="${VMLINUX_O:-${XDG_CACHE_HOME:-$HOME/.cache}/orctool/kbuild/6.1/vmlinux.o}"
 
 # totals NAME: reads verify-variants JSON reports (one per line) on stdin.
@@ -52,20 +53,26 @@ one() { # one TABLE FILE [ARGS...] -> "FILE<TAB>json on one line"
   out=$("$BIN" verify-variants --orc "$table" --format json "$@" "$f" 2>"$err" | tr -d '\n') || true
   [ -n "$out" ] || out=$(tr -d '\n' < "$err")
   rm -f "$err"
-  printf '%s\t%s\n' "$f" "$out"
+  # One file per report: parallel jobs writing long lines to one pipe would interleave.
+  printf '%s\t%s\n' "$f" "$out" > "$(mktemp -p "$REPORTS")"
 }
-export -f one; export BIN
+export -f one; export BIN REPORTS
 
 for gen in 6.1 6.12; do
   if [ "$gen" = 6.1 ]; then dir="$MODULES61"; else dir="$MODULES612"; fi
   for table in file generated; do
-    find "$dir" -name '*.ko' | sort | xargs -P "$JOBS" -I{} bash -c 'one "$0" "$1"' "$table" {} \
-      | totals "modules-$gen-$table"
+    rm -rf "$REPORTS"; mkdir -p "$REPORTS"
+    find "$dir" -name '*.ko' | sort | xargs -P "$JOBS" -I{} bash -c 'one "$0" "$1"' "$table" {}
+    cat "$REPORTS"/* | totals "modules-$gen-$table"
   done
 done
 if [ -n "${VMLINUX61:-}" ] && [ -f "$VMLINUX61" ]; then
-  one file "$VMLINUX61" | totals "vmlinux-6.1-dbg-file"
+  rm -rf "$REPORTS"; mkdir -p "$REPORTS"
+  one file "$VMLINUX61"; cat "$REPORTS"/* | totals "vmlinux-6.1-dbg-file"
 fi
 if [ -f "$VMLINUX_O" ]; then
-  for table in file generated; do one "$table" "$VMLINUX_O" --generation 6.1 | totals "vmlinux.o-6.1-$table"; done
+  for table in file generated; do
+    rm -rf "$REPORTS"; mkdir -p "$REPORTS"
+    one "$table" "$VMLINUX_O" --generation 6.1; cat "$REPORTS"/* | totals "vmlinux.o-6.1-$table"
+  done
 fi

@@ -173,7 +173,8 @@ extension Validator {
               if d < g.alternatives.group.count && Int(g.alternatives.group[d]) == index {
                 pending.append((d, s))
               } else if !table.covers(section: Int(t.section[d]))
-                || table.entry(section: Int(t.section[d]), offset: UInt64(t.offset[d]))?.spReg == .undefined
+                || (table.entry(section: Int(t.section[d]), offset: UInt64(t.offset[d]))?.spReg == .undefined
+                  && ORCEntry(cfi: s, layout: layout).spReg != .undefined)
               {
                 report.uncovered[g.program.file.sections[Int(t.section[d])].name, default: 0] += 1
               } else if state(at: d) != nil && !g.isHint[d] {
