@@ -128,6 +128,9 @@ struct PatchTests {
       let d = try Fixtures.run("objdump", ["-dr", "--no-show-raw-insn", "--disassemble=kvm_on_user_return", out])
       try #require(d.status == 0)
       #expect(try Fixtures.run("ld", ["-r", "-o", out + ".o", out]).status == 0)
+      // The real objtool of that generation reads it (its ORC, kept as built).
+      let objtool = generation == "6.1" ? corpus.objtool61 : corpus.objtool612
+      #expect(try Fixtures.run(objtool, ["--dump=orc", out], environment: ["SRCARCH": "x86"]).status == 0)
       return Self.normalized(d.stdout)
     }
     let native = try disassemble([])
