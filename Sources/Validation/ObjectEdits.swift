@@ -52,12 +52,13 @@ public struct ObjectEdits: Sendable {
   /// Whether the edits change `file`'s bytes: a rewrite may write what is there already
   /// (a second run's jump-label NOPs), which objtool writes again and OrcTool leaves.
   public func changes(_ file: ELFFile) -> Bool {
-    !sections.isEmpty || !changedContents(of: file).isEmpty
+    !sections.isEmpty || !changedContents(of: file, incidental: false).isEmpty
   }
 
-  /// The rewritten sections whose new contents differ from the file's.
-  func changedContents(of file: ELFFile) -> [Int: [UInt8]] {
-    rewrites.sectionContents(in: file).filter { index, data in
+  /// The rewritten sections whose new contents differ from the file's (with the
+  /// incidental changes, which are written along with the others, when `incidental` is set).
+  func changedContents(of file: ELFFile, incidental: Bool = true) -> [Int: [UInt8]] {
+    rewrites.sectionContents(in: file, incidental: incidental).filter { index, data in
       !data.elementsEqual(file.contents(of: file.sections[index]).bytes)
     }
   }
