@@ -294,6 +294,19 @@ public final class ControlFlowGraph: Sendable {
     deadEnd[i] || (noreturn.isNoreturn(callDest[i]) && !annotatedReachable.contains(i))
   }
 
+  /// Whether code section `s` is noinstr (`sec->noinstr`: `.noinstr.text`, `.entry.text`,
+  /// `.text..__x86.*`).
+  public func isNoinstrSection(_ s: Int) -> Bool {
+    let section = program.file.sections[s]
+    return section.flags.contains(.execInstr) && ProfilingCalls.isNoinstrSection(section.name)
+  }
+
+  /// `next_insn_to_validate()`: a replacement stream continues after its original.
+  public func nextToValidate(_ i: Int) -> Int? {
+    if hasOverride[i], let o = alternatives.nextOverride[i] { return o >= 0 ? o : nil }
+    return table.next(i)
+  }
+
   /// `offstr()` of instruction `i`.
   public func offstr(_ i: Int) -> String { program.offstr(table.place(i)) }
 
@@ -318,6 +331,13 @@ public enum PathKind: String, Sendable, Hashable, Codable {
   case exceptionFixup = "exception fixup"
   /// A switch table's target.
   case jumpTable = "jump table target"
+  /// Where `--unret` starts (`insn->entry`: an `UNWIND_HINT_ENTRY`, or an
+  /// `UNWIND_HINT_IRET_REGS` at a global symbol); objtool's backtrace does not name it.
+  case unretEntry = "entry point"
+  /// A conditional jump's target, where `--unret` went (`(branch-cond)`).
+  case conditionalJump = "conditional jump taken"
+  /// A called function, which `--unret` follows (`(call)`).
+  case call = "call"
   /// Where the path stops short of the next instruction (a return, a jump elsewhere, a
   /// call to a noreturn function, a dead end): the last step of an unreachable
   /// instruction's explanation.
