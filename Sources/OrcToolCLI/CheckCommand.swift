@@ -86,7 +86,7 @@ struct CheckCommand: ParsableCommand {
     options.actions.mcount = mcount
     options.actions.ibt = ibt
     options.actions.unret = unret
-    options.stats = stats
+    options.actions.stats = stats
     options.sectionAddresses = secAddress
     options.actions.noUnreachable = noUnreachable
     options.actions.module = module
@@ -133,8 +133,6 @@ struct CheckOptions {
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
   var objtoolExitStatus = false
-  /// objtool's `--stats`: its counters on standard output.
-  var stats = false
   /// objtool's `--sec-address`: places in warnings name their section and offset too.
   var sectionAddresses = false
 
@@ -246,6 +244,7 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
   }
   // link_opts_valid(): these need the whole vmlinux (or a linked module).
   if !link, let (name, _) = actions61.first(where: { $0.0 != "--mcount" && $0.1 }) {
+    if options.actions.stats { out.output(statisticsText(CheckStatistics.fileLines(program.file))) }
     out.error("error: objtool: \(name) requires --link\n")
     return 1
   }
@@ -253,6 +252,7 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
   actions.link = link
   actions.recordPaths = options.backtrace || options.json
   let outcome = Check.run(program: program, generation: generation, actions: actions, jobs: options.jobs)
+  out.output(statisticsText(outcome.statistics))
   let elf = program.file
   /// Writes the edits (objtool writes whatever changed, even when the check stopped).
   func write() -> ELFError? {
@@ -381,6 +381,9 @@ func jsonDiagnostics(file: String, _ diagnostics: [Diagnostic]) -> [UInt8] {
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
   return Array((try? encoder.encode(items)) ?? Data()) + [0x0a]
 }
+
+/// `--stats` lines as objtool prints them, one a line.
+func statisticsText(_ lines: [String]) -> [UInt8] { Array(lines.map { $0 + "\n" }.joined().utf8) }
 
 /// The globs of a `--disas` value: comma- or space-separated.
 func disasPatterns(_ value: String) -> [String] {

@@ -165,7 +165,7 @@ struct ObjtoolCommand: ParsableCommand {
       options.actions.mcount = names.contains("--mcount")
       options.actions.ibt = names.contains("--ibt")
       options.actions.unret = names.contains("--unret")
-      options.stats = names.contains("--stats")
+      options.actions.stats = names.contains("--stats")
       options.sectionAddresses = names.contains("--sec-address")
       options.actions.noUnreachable = names.contains("--no-unreachable")
       options.actions.module = names.contains("--module")

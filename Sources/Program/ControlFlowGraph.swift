@@ -123,9 +123,20 @@ public final class ControlFlowGraph: Sendable {
   /// reading the kernel formats of `generation`. What the passes rewrite in the code
   /// is added to `rewrites` as they go, so that a pass that stops the check later
   /// leaves the earlier rewrites there (objtool writes them all the same).
-  public init(
+  public convenience init(
     program: Program, generation: KernelGeneration, jobs: Int = 1, options: Options,
     rewrites: inout CodeRewrites
+  ) throws(ELFError) {
+    var statistics = ReadStatistics()
+    try self.init(
+      program: program, generation: generation, jobs: jobs, options: options, rewrites: &rewrites,
+      statistics: &statistics)
+  }
+
+  /// The same, counting in `statistics` what objtool's `--stats` prints, pass by pass.
+  public init(
+    program: Program, generation: KernelGeneration, jobs: Int = 1, options: Options,
+    rewrites: inout CodeRewrites, statistics: inout ReadStatistics
   ) throws(ELFError) {
     self.program = program
     self.generation = generation
@@ -134,7 +145,9 @@ public final class ControlFlowGraph: Sendable {
     self.options = options
     let functions = program.functions
     let decoded = try InstructionTable.decode(program, jobs: jobs)
+    // The .init.text stores into pv_ops are read while decoding (nr_insns is printed after).
     paravirt = options.noinstr ? try ParavirtCallTargets.read(program: program, table: decoded) : nil
+    statistics.instructions = decoded.decodedCount
 
     // Parent/child by name (the one rule, `.cold` children only, as objtool's elf.c).
     var byName = Array(functions.functions.indices)
@@ -155,6 +168,7 @@ public final class ControlFlowGraph: Sendable {
       program: program, table: table, hackJumpLabel: options.hackJumpLabel, rewrites: &rewrites)
     for i in staticKeys.nopped { table.type[i] = .nop }
     let exceptions = try ExceptionPaths(program: program, table: table)
+    statistics.jumpLabels = staticKeys.counts
     let jumps = try JumpDestinations(
       program: program, table: table, preset: groups.jumpDest, parent: byName, classes: classes, ibt: options.ibt)
     let intra = try IntraFunctionCalls(program: program, table: table)

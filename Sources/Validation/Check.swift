@@ -34,6 +34,8 @@ public struct CheckActions: Sendable, Hashable {
   public var ibt = false
   /// `--unret`: from each entry point, `UNTRAIN_RET` before any return ("RET before UNTRAIN").
   public var unret = false
+  /// `--stats`: objtool's counters (``CheckOutcome/statistics``).
+  public var stats = false
   /// `--module`: a missing static-call key is no error, `.init.text` is checked for retpolines.
   public var module = false
   /// `--link` (or forced by an object of several units).
@@ -71,6 +73,8 @@ public struct CheckOutcome {
   /// Whether objtool's `check()` returned an error (`--unret`: "Failed UNRET validation"):
   /// nothing after it runs, nothing is written (not even the code rewrites), and objtool exits 255.
   public var abandoned = false
+  /// With `--stats`, objtool's lines for standard output (``CheckStatistics``), as far as the check got.
+  public var statistics: [String] = []
 }
 
 /// objtool 6.1's `check()` (tools/objtool/check.c), in its order: read the object
@@ -85,15 +89,19 @@ public enum Check {
   ) -> CheckOutcome {
     var outcome = CheckOutcome()
     var rewrites = CodeRewrites()
+    var read = ReadStatistics()
     let built = Result { () throws(ELFError) -> ControlFlowGraph in
       try ControlFlowGraph(
         program: program, generation: generation, jobs: jobs,
         options: ControlFlowGraph.Options(
           hackJumpLabel: actions.hackJumpLabel, hackNoinstr: actions.hackNoinstr, uaccess: actions.uaccess,
           noinstr: actions.noinstr, mcount: actions.mcount, ibt: actions.ibt),
-        rewrites: &rewrites)
+        rewrites: &rewrites, statistics: &read)
     }
     outcome.edits.rewrites = rewrites
+    if actions.stats {
+      outcome.statistics = CheckStatistics.fileLines(program.file) + CheckStatistics.readLines(read)
+    }
     let graph: ControlFlowGraph
     switch built {
     case .failure(let e):
@@ -166,7 +174,13 @@ public enum Check {
     if actions.retpoline { _ = add(CallSiteSections.retpolineSites(graph)) }
     if actions.rethunk { _ = add(CallSiteSections.returnSites(graph)) }
     if actions.mcount { _ = add(CallSiteSections.mcountLocations(graph)) }
-    if actions.ibt { _ = add(CallSiteSections.ibtEndbrSeal(graph, used: usedEndbr)) }
+    if actions.ibt {
+      let seal = CallSiteSections.ibtEndbrSeal(graph, used: usedEndbr)
+      if actions.stats && program.file.section(named: ".ibt_endbr_seal") == nil {
+        outcome.statistics += CheckStatistics.ibtLines(graph, sealed: seal.section.map { $0.data.count / 4 } ?? 0)
+      }
+      _ = add(seal)
+    }
     if actions.orc {
       let layout = ORCLayout.of(generation)
       outcome.orcEntries = v.orcEntries(layout: layout)
@@ -180,5 +194,6 @@ public enum Check {
         }
       }
     }
+    if actions.stats && !outcome.stopped { outcome.statistics += CheckStatistics.validationLines(v) }
   }
 }

@@ -59,6 +59,12 @@ public final class Validator {
   /// The number of distinct CFI states.
   public var distinctStates: Int { states.count }
 
+  /// The distinct CFI states recorded (hinted instructions' and those validation reached).
+  public var recordedStates: [CFIState] { states }
+
+  /// `nr_insns_visited`: the instructions validation reached.
+  public var visitedCount: Int { visited.lazy.filter { $0 != 0 }.count }
+
   /// The CFI state validation recorded at instruction `i`, if it reached it.
   public func state(at i: Int) -> CFIState? { cfi[i] >= 0 ? states[Int(cfi[i])] : nil }
 
@@ -81,6 +87,10 @@ public final class Validator {
   /// `--unret`: the instructions `validate_entry()` has followed (`VISITED_ENTRY`), and the
   /// stretches of the path it is on.
   var entryVisited: [Bool] = []
+  /// `--stats`: the states looked up in the CFI hash during validation, and the times a
+  /// state was taken from the previous instruction or a SAVE hint instead (`nr_cfi_reused`).
+  public internal(set) var cfiLookups = 0
+  public internal(set) var cfiReused = 0
   var unretPath: [UnretStretch] = []
 
   /// Whether a warning about instruction `i` is given: always in 6.1; in 6.12 once per function.
@@ -217,8 +227,10 @@ public final class Validator {
       } else if lastID >= 0 && states[Int(lastID)] == state {
         // Consecutive instructions mostly share a state: reuse its id (objtool's nr_cfi_reused).
         cfi[i] = lastID
+        cfiReused += 1
       } else {
         cfi[i] = intern(state)
+        cfiLookups += 1
         lastID = cfi[i]
       }
       if flags.noinstr, let mark = g.instrumentation[i] { flags.instr &+= mark }
@@ -415,6 +427,7 @@ public final class Validator {
       return false
     }
     cfi[i] = cfi[save]
+    cfiReused += 1
     return true
   }
 

@@ -18,6 +18,9 @@ public struct UnwindHints: Sendable {
   /// The entry points `--unret` validates from (`insn->entry`): each `UNWIND_HINT_ENTRY`
   /// (6.1), and each `UNWIND_HINT_IRET_REGS` (a REGS_PARTIAL hint) at a global symbol.
   public let entries: Set<Int>
+  /// The states objtool looks up in its CFI hash while reading the hints, in order
+  /// (`cfi_hash_find_or_add()`: one a hint but SAVE, RESTORE and FUNC), for `--stats`.
+  public let cfiLookups: [CFIState]
   /// With `--ibt`, "UNWIND_HINT_IRET_REGS without ENDBR" at each such global entry that is
   /// neither an `ENDBR` nor annotated `ANNOTATE_NOENDBR` (objtool warns and goes on).
   public let warnings: [Diagnostic]
@@ -38,6 +41,7 @@ public struct UnwindHints: Sendable {
     var restores = Set<Int>()
     var entries = Set<Int>()
     var warnings: [Diagnostic] = []
+    var cfiLookups: [CFIState] = []
     var cfi = CFIState.initialHint
     let section = program.file.section(named: ".discard.unwind_hints")
     var symbolsByPlace: [SectionPlace: Symbol]? = nil
@@ -111,9 +115,10 @@ public struct UnwindHints: Sendable {
       cfi.end = end
       cfi.signal = h.signal
       states[i] = cfi
+      cfiLookups.append(cfi)
     }
     (self.states, self.hinted, self.saves, self.restores, present) = (states, hinted, saves, restores, hints.hasSection)
-    (self.entries, self.warnings) = (entries, warnings)
+    (self.entries, self.warnings, self.cfiLookups) = (entries, warnings, cfiLookups)
   }
 
   /// The hints of `program`'s file, the ENTRY hints' rewrite left out.
