@@ -23,6 +23,15 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "A return or indirect jump must be followed by int3 (straight-line speculation).") var sls = false
   @Flag(name: .customLong("static-call"), help: ".static_call_sites lists the static calls.") var staticCall = false
   @Flag(help: "STAC/CLAC regions are validated for SMAP (objtool's --uaccess).") var uaccess = false
+  @Flag(help: "Noinstr code calls only noinstr code (objtool's --noinstr; needs --link).") var noinstr = false
+  @Flag(help: "Calls to __fentry__ become NOPs listed in __mcount_loc (objtool's --mcount).") var mcount = false
+  @Flag(help: "Addresses of code taken must name an ENDBR; .ibt_endbr_seal lists the others (objtool's --ibt; needs --link).")
+  var ibt = false
+  @Flag(help: "Entry code untrains the return predictor before any return (objtool's --unret; needs --link).")
+  var unret = false
+  @Flag(help: "Print objtool's statistics on standard output (objtool's --stats).") var stats = false
+  @Flag(name: .customLong("sec-address"), help: "Places in warnings also name their section and offset.")
+  var secAddress = false
   @Option(
     name: .customLong("hacks"),
     help: ArgumentHelp(
@@ -73,6 +82,12 @@ struct CheckCommand: ParsableCommand {
     options.actions.sls = sls
     options.actions.staticCall = staticCall
     options.actions.uaccess = uaccess
+    options.actions.noinstr = noinstr
+    options.actions.mcount = mcount
+    options.actions.ibt = ibt
+    options.actions.unret = unret
+    options.actions.stats = stats
+    options.sectionAddresses = secAddress
     options.actions.noUnreachable = noUnreachable
     options.actions.module = module
     for h in hacks {
@@ -118,6 +133,8 @@ struct CheckOptions {
   /// "For now, don't fail the kernel build on fatal warnings"), so the object is
   /// left without ORC and the build goes on. `orctool check` exits 1 instead.
   var objtoolExitStatus = false
+  /// objtool's `--sec-address`: places in warnings name their section and offset too.
+  var sectionAddresses = false
 
   /// The `--hacks` values done so far (objtool's `parse_hacks()` takes a comma-separated list;
   /// no value means every hack).
@@ -197,7 +214,8 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
   let opened = Result(catching: { () throws(ELFError) -> (Program, KernelGeneration, Bool) in
     let elf = try ELFFile(path: file)
     let generation = try resolveGeneration(forced: options.generation, for: elf)
-    let program = try Program(file: elf)
+    var program = try Program(file: elf)
+    program.showsSectionAddresses = options.sectionAddresses
     var link = options.link
     if !options.link, try hasMultipleFiles(program) {
       out.error("error: objtool: Linked object detected, forcing --link\n")
@@ -209,6 +227,14 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
     if case .failure(let e) = opened { return failure(e) }
     return 1
   }
+  let actions61 = [
+    ("--noinstr", options.actions.noinstr), ("--mcount", options.actions.mcount), ("--ibt", options.actions.ibt),
+    ("--unret", options.actions.unret),
+  ]
+  if generation != .v6_1, let (name, _) = actions61.first(where: { $0.1 }) {
+    out.error("orctool: \(name) follows objtool 6.1's rules only; \(file) is a \(generation) object\n")
+    return 1
+  }
   // objtool_open_read(): the backup is made when the object is opened, whatever follows.
   if options.backup {
     let backup = Result(catching: { () throws(ELFError) in
@@ -216,10 +242,17 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
     })
     if case .failure(let e) = backup { return failure(e) }
   }
+  // link_opts_valid(): these need the whole vmlinux (or a linked module).
+  if !link, let (name, _) = actions61.first(where: { $0.0 != "--mcount" && $0.1 }) {
+    if options.actions.stats { out.output(statisticsText(CheckStatistics.fileLines(program.file))) }
+    out.error("error: objtool: \(name) requires --link\n")
+    return 1
+  }
   var actions = options.actions
   actions.link = link
   actions.recordPaths = options.backtrace || options.json
   let outcome = Check.run(program: program, generation: generation, actions: actions, jobs: options.jobs)
+  out.output(statisticsText(outcome.statistics))
   let elf = program.file
   /// Writes the edits (objtool writes whatever changed, even when the check stopped).
   func write() -> ELFError? {
@@ -246,6 +279,8 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
     }.joined()
     out.error(text)
   }
+  // check() returned its error: objtool writes nothing and exits with it.
+  if outcome.abandoned { return options.objtoolExitStatus ? 255 : 1 }
   let layout = ORCLayout.of(generation)
   if !options.disas.isEmpty, let v = outcome.validator {
     let functions = v.disassembly(matching: options.disas, layout: layout)
@@ -346,6 +381,9 @@ func jsonDiagnostics(file: String, _ diagnostics: [Diagnostic]) -> [UInt8] {
   encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
   return Array((try? encoder.encode(items)) ?? Data()) + [0x0a]
 }
+
+/// `--stats` lines as objtool prints them, one a line.
+func statisticsText(_ lines: [String]) -> [UInt8] { Array(lines.map { $0 + "\n" }.joined().utf8) }
 
 /// The globs of a `--disas` value: comma- or space-separated.
 func disasPatterns(_ value: String) -> [String] {

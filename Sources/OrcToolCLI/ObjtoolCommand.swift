@@ -78,18 +78,25 @@ struct ObjtoolCommand: ParsableCommand {
   static let checkOptions: Set<String> = [
     "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
     "--stackval", "--backtrace", "--disas", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks",
-    "--uaccess",
+    "--uaccess", "--noinstr", "--mcount", "--ibt", "--unret", "--stats", "--sec-address",
   ]
 
-  /// The objtool actions that start a check (with `--dump`, the other command).
+  /// The objtool actions that start a check (with `--dump`, the other command): objtool 6.1's
+  /// `opts_valid()` list (`--unret` is none: alone it needs `--rethunk`).
   static let checkActions: Set<String> = [
     "--orc", "--stackval", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks", "--uaccess",
+    "--noinstr", "--mcount", "--ibt",
   ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
   static func main(_ arguments: [String]) -> Never {
     let names = arguments.filter { $0.hasPrefix("--") }.map {
       $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0
+    }
+    // opts_valid(): without an action, --unret is an error of its own.
+    if names.contains("--unret") && !names.contains(where: checkActions.contains) && !names.contains("--dump") {
+      writeStandardError(Array("error: objtool: --unret requires --rethunk\n".utf8))
+      terminate(1)
     }
     if names.contains(where: checkActions.contains) {
       // Stack validation (and ORC): objtool's check actions.
@@ -154,6 +161,12 @@ struct ObjtoolCommand: ParsableCommand {
       options.actions.sls = names.contains("--sls")
       options.actions.staticCall = names.contains("--static-call")
       options.actions.uaccess = names.contains("--uaccess")
+      options.actions.noinstr = names.contains("--noinstr")
+      options.actions.mcount = names.contains("--mcount")
+      options.actions.ibt = names.contains("--ibt")
+      options.actions.unret = names.contains("--unret")
+      options.actions.stats = names.contains("--stats")
+      options.sectionAddresses = names.contains("--sec-address")
       options.actions.noUnreachable = names.contains("--no-unreachable")
       options.actions.module = names.contains("--module")
       options.dryRun = names.contains("--dry-run")

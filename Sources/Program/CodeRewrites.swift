@@ -29,16 +29,27 @@ public struct CodeRewrites: Sendable, Hashable {
   public internal(set) var instructions: [Instruction] = []
   /// The voided relocations, in the same order.
   public internal(set) var voidedRelocations: [VoidedRelocation] = []
+  /// Bytes objtool changes in a section's data in memory only: objtool 6.1's
+  /// `read_unwind_hints()` makes each `UNWIND_HINT_ENTRY` a CALL hint in
+  /// `.discard.unwind_hints`. They reach the file when it is written for another reason
+  /// (`elf_write()` writes every section's data), never on their own.
+  public internal(set) var incidental: [Instruction] = []
 
   public init() {}
 
-  /// Whether nothing is rewritten.
+  /// Whether nothing is rewritten that objtool would write the file for.
   public var isEmpty: Bool { instructions.isEmpty && voidedRelocations.isEmpty }
 
-  /// The new contents of every section these rewrites touch, from the file's bytes.
-  public func sectionContents(in file: ELFFile) -> [Int: [UInt8]] {
+  /// Records an ``incidental`` change.
+  mutating func appendIncidental(section: Int, offset: UInt64, bytes: [UInt8]) {
+    incidental.append(Instruction(section: section, offset: offset, bytes: bytes))
+  }
+
+  /// The new contents of every section these rewrites touch, from the file's bytes
+  /// (the ``incidental`` ones too when `incidental` is set).
+  public func sectionContents(in file: ELFFile, incidental withIncidental: Bool = false) -> [Int: [UInt8]] {
     var out: [Int: [UInt8]] = [:]
-    for r in instructions {
+    for r in instructions + (withIncidental ? incidental : []) {
       if out[r.section] == nil { out[r.section] = [UInt8](file.contents(of: file.sections[r.section]).bytes) }
       out[r.section]!.replaceSubrange(Int(r.offset)..<Int(r.offset) + r.bytes.count, with: r.bytes)
     }

@@ -66,10 +66,23 @@ public final class ControlFlowGraph: Sendable {
   public let profilingCalls: [Int: InsnType]
   /// The symbols that may be called with UACCESS enabled (`--uaccess`).
   public let uaccessSafe: UaccessSafeFunctions
+  /// The symbol each call and sibling call names (`insn->call_dest`), by symbol-table index.
+  public let callDestSymbol: [Int: Int]
+  /// `instrumentation_begin()`/`_end()` marks per instruction (`insn->instr`).
+  public let instrumentation: [Int: Int8]
+  /// Instructions `ANNOTATE_NOENDBR` lists (`insn->noendbr`).
+  public let noendbr: Set<Int>
+  /// With `--noinstr`, the functions each `pv_ops` slot may hold (nil: the object has no `pv_ops`).
+  public let paravirt: ParavirtCallTargets?
+  /// With `--mcount`, the calls to `__fentry__` turned into NOPs, in `__mcount_loc` order.
+  public let fentryCalls: [Int]
+  /// The `ENDBR`s at function starts (the `--ibt` seal candidates) and inside functions.
+  public let endbr: EndbrInstructions
   /// What the passes were asked to do.
   public let options: Options
 
-  /// What the passes are asked to do besides reading the object (objtool's `--hacks`).
+  /// What the passes are asked to do besides reading the object (objtool's `--hacks`,
+  /// and the actions that change how it is read: `--uaccess`, `--noinstr`, `--mcount`, `--ibt`).
   public struct Options: Sendable, Hashable {
     /// `--hacks=jump_label`: static-key `jmp`s marked for it become NOPs (`handle_jump_alt()`).
     public var hackJumpLabel = false
@@ -79,10 +92,23 @@ public final class ControlFlowGraph: Sendable {
     /// original (``AlternativeGroups``), the uaccess-safe functions marked
     /// (``UaccessSafeFunctions``), and validation follows STAC/CLAC.
     public var uaccess = false
-    public init(hackJumpLabel: Bool = false, hackNoinstr: Bool = false, uaccess: Bool = false) {
+    /// `--noinstr`: the `pv_ops` slots are read (``ParavirtCallTargets``).
+    public var noinstr = false
+    /// `--mcount`: calls to `__fentry__` become NOPs listed for `__mcount_loc` (``FentryCalls``).
+    public var mcount = false
+    /// `--ibt`: a jump past a function's leading `ENDBR` is a sibling call, and an
+    /// `UNWIND_HINT_IRET_REGS` entry without `ENDBR` is warned about.
+    public var ibt = false
+    public init(
+      hackJumpLabel: Bool = false, hackNoinstr: Bool = false, uaccess: Bool = false, noinstr: Bool = false,
+      mcount: Bool = false, ibt: Bool = false
+    ) {
       self.hackJumpLabel = hackJumpLabel
       self.hackNoinstr = hackNoinstr
       self.uaccess = uaccess
+      self.noinstr = noinstr
+      self.mcount = mcount
+      self.ibt = ibt
     }
   }
 
@@ -97,9 +123,20 @@ public final class ControlFlowGraph: Sendable {
   /// reading the kernel formats of `generation`. What the passes rewrite in the code
   /// is added to `rewrites` as they go, so that a pass that stops the check later
   /// leaves the earlier rewrites there (objtool writes them all the same).
-  public init(
+  public convenience init(
     program: Program, generation: KernelGeneration, jobs: Int = 1, options: Options,
     rewrites: inout CodeRewrites
+  ) throws(ELFError) {
+    var statistics = ReadStatistics()
+    try self.init(
+      program: program, generation: generation, jobs: jobs, options: options, rewrites: &rewrites,
+      statistics: &statistics)
+  }
+
+  /// The same, counting in `statistics` what objtool's `--stats` prints, pass by pass.
+  public init(
+    program: Program, generation: KernelGeneration, jobs: Int = 1, options: Options,
+    rewrites: inout CodeRewrites, statistics: inout ReadStatistics
   ) throws(ELFError) {
     self.program = program
     self.generation = generation
@@ -108,6 +145,9 @@ public final class ControlFlowGraph: Sendable {
     self.options = options
     let functions = program.functions
     let decoded = try InstructionTable.decode(program, jobs: jobs)
+    // The .init.text stores into pv_ops are read while decoding (nr_insns is printed after).
+    paravirt = options.noinstr ? try ParavirtCallTargets.read(program: program, table: decoded) : nil
+    statistics.instructions = decoded.decodedCount
 
     // Parent/child by name (the one rule, `.cold` children only, as objtool's elf.c).
     var byName = Array(functions.functions.indices)
@@ -119,6 +159,7 @@ public final class ControlFlowGraph: Sendable {
     let ignoredFunctions = try IgnoredFunctions(program: program, table: decoded, coldChild: nameColdChild)
     ignoreAlternatives = try IgnoredAlternatives(program: program, table: decoded).sites
     uaccessSafe = try UaccessSafeFunctions(program: program, generation: generation, enabled: options.uaccess)
+    let noendbr = try NoendbrHints(program: program, table: decoded).instructions
     let classes = try SymbolClasses(program: program)
     let groups = try AlternativeGroups(
       program: program, table: decoded, generation: generation, uaccess: options.uaccess)
@@ -127,8 +168,9 @@ public final class ControlFlowGraph: Sendable {
       program: program, table: table, hackJumpLabel: options.hackJumpLabel, rewrites: &rewrites)
     for i in staticKeys.nopped { table.type[i] = .nop }
     let exceptions = try ExceptionPaths(program: program, table: table)
+    statistics.jumpLabels = staticKeys.counts
     let jumps = try JumpDestinations(
-      program: program, table: table, preset: groups.jumpDest, parent: byName, classes: classes)
+      program: program, table: table, preset: groups.jumpDest, parent: byName, classes: classes, ibt: options.ibt)
     let intra = try IntraFunctionCalls(program: program, table: table)
     let calls = try CallDestinations(
       program: program, table: table, skip: intra.jumpDest, classes: classes, ignored: ignoredFunctions.instructions)
@@ -159,11 +201,22 @@ public final class ControlFlowGraph: Sendable {
       type[i] = t
       callDest[i] = nil
     }
+    let fentry =
+      options.mcount
+      ? try FentryCalls(program: program, table: table, classes: classes, jumps: jumps, calls: calls, rewrites: &rewrites)
+      : nil
+    for i in fentry?.sites ?? [] {
+      type[i] = .nop
+      callDest[i] = nil
+    }
     let jumpTables = try JumpTables(
       program: program, table: table, type: type, jumpDest: jumpDest,
       parent: jumps.parent, coldChild: jumps.coldChild)
-    let hints = try UnwindHints(program: program, table: table, generation: generation)
+    let hints = try UnwindHints(
+      program: program, table: table, generation: generation, ibt: options.ibt, noendbr: noendbr,
+      rewrites: &rewrites)
     let retpolineHints = try RetpolineSafeHints(program: program, table: table, type: type)
+    instrumentation = try InstrumentationHints(program: program, table: table).counts
 
     var alts: [Int: [Int]] = groups.streams
     var altKinds: [Int: [PathKind]] = groups.streams.mapValues { $0.map { _ in .alternative } }
@@ -195,7 +248,11 @@ public final class ControlFlowGraph: Sendable {
     self.usesJumpTable = jumpTables.jumps
     self.ignoreUnreachables = jumpTables.ignoreUnreachables
     self.hints = hints
-    self.readWarnings = groups.warnings
+    self.readWarnings = groups.warnings + (fentry?.warnings ?? []) + hints.warnings
+    self.noendbr = noendbr
+    self.fentryCalls = fentry?.sites ?? []
+    self.endbr = EndbrInstructions(program: program, table: decoded)
+    self.callDestSymbol = jumps.siblingCallSymbols.merging(calls.callSymbols) { a, _ in a }
     self.classes = classes
     self.callSites = CallSites(program: program, table: table, classes: classes, jumps: jumps, calls: calls)
     // A tail call turned into `ret; int3` is retpoline_safe too (no SLS or rethunk warning).
@@ -251,6 +308,19 @@ public final class ControlFlowGraph: Sendable {
     deadEnd[i] || (noreturn.isNoreturn(callDest[i]) && !annotatedReachable.contains(i))
   }
 
+  /// Whether code section `s` is noinstr (`sec->noinstr`: `.noinstr.text`, `.entry.text`,
+  /// `.text..__x86.*`).
+  public func isNoinstrSection(_ s: Int) -> Bool {
+    let section = program.file.sections[s]
+    return section.flags.contains(.execInstr) && ProfilingCalls.isNoinstrSection(section.name)
+  }
+
+  /// `next_insn_to_validate()`: a replacement stream continues after its original.
+  public func nextToValidate(_ i: Int) -> Int? {
+    if hasOverride[i], let o = alternatives.nextOverride[i] { return o >= 0 ? o : nil }
+    return table.next(i)
+  }
+
   /// `offstr()` of instruction `i`.
   public func offstr(_ i: Int) -> String { program.offstr(table.place(i)) }
 
@@ -275,6 +345,13 @@ public enum PathKind: String, Sendable, Hashable, Codable {
   case exceptionFixup = "exception fixup"
   /// A switch table's target.
   case jumpTable = "jump table target"
+  /// Where `--unret` starts (`insn->entry`: an `UNWIND_HINT_ENTRY`, or an
+  /// `UNWIND_HINT_IRET_REGS` at a global symbol); objtool's backtrace does not name it.
+  case unretEntry = "entry point"
+  /// A conditional jump's target, where `--unret` went (`(branch-cond)`).
+  case conditionalJump = "conditional jump taken"
+  /// A called function, which `--unret` follows (`(call)`).
+  case call = "call"
   /// Where the path stops short of the next instruction (a return, a jump elsewhere, a
   /// call to a noreturn function, a dead end): the last step of an unreachable
   /// instruction's explanation.

@@ -143,16 +143,18 @@ public struct FunctionTable: Sendable {
   /// objtool's `offstr()`: `func+0xoff` when a function covers the place, else
   /// `sym+0xoff` when another sized symbol does (`find_symbol_containing()`: the first by
   /// offset, then size), else `section+0xoff`. The one formatter of places in the program.
-  public func offstr(section: Int, offset: UInt64) -> String {
+  /// `withSectionAddress` (objtool's `--sec-address`) adds ` (section+0xoff)` after a symbol's name.
+  public func offstr(section: Int, offset: UInt64, withSectionAddress: Bool = false) -> String {
+    let name = section >= 0 && section < file.sections.count ? file.sections[section].name : "?"
+    let address = withSectionAddress ? " (\(name)+0x\(String(offset, radix: 16)))" : ""
     if let f = function(containing: offset, in: section) {
-      return "\(f.name)+0x\(String(offset &- f.offset, radix: 16))"
+      return "\(f.name)+0x\(String(offset &- f.offset, radix: 16))" + address
     }
     if let l = labels[section]?.first(where: { $0.offset <= offset && offset &- $0.offset < $0.size }),
-      let name = try? symbols.name(of: try symbols.symbol(at: l.symbol))
+      let symbol = try? symbols.name(of: try symbols.symbol(at: l.symbol))
     {
-      return "\(name)+0x\(String(offset &- l.offset, radix: 16))"
+      return "\(symbol)+0x\(String(offset &- l.offset, radix: 16))" + address
     }
-    let name = section >= 0 && section < file.sections.count ? file.sections[section].name : "?"
     return "\(name)+0x\(String(offset, radix: 16))"
   }
 

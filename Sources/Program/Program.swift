@@ -15,6 +15,9 @@ public struct Program: Sendable {
   public let functions: FunctionTable
   /// Its code relocations, sorted.
   public let relocations: RelocationIndex
+  /// objtool's `--sec-address`: a place a symbol names is followed by its section and
+  /// offset, `func+0x12 (.text+0x52)` (``offstr(_:)``).
+  public var showsSectionAddresses = false
 
   /// In a linked file, the names of its symbols (functions, objects such as `pv_ops`
   /// and labels such as `__x86_indirect_thunk_array`) by address: what an object's
@@ -116,9 +119,10 @@ public struct Program: Sendable {
       ? file.sections[place.section].address &+ place.offset : place.offset
   }
 
-  /// objtool's `offstr()`: `func+0xoff` or `section+0xoff`.
+  /// objtool's `offstr()`: `func+0xoff` or `section+0xoff` (with `--sec-address`,
+  /// `func+0xoff (section+0xoff)`).
   public func offstr(_ place: SectionPlace) -> String {
-    functions.offstr(section: place.section, offset: place.offset)
+    functions.offstr(section: place.section, offset: place.offset, withSectionAddress: showsSectionAddresses)
   }
 
   /// The symbol table.
@@ -142,7 +146,7 @@ public struct Program: Sendable {
   public func stop(_ message: String, section: Int, offset: UInt64) -> ELFError {
     let base = section >= 0 && section < file.sections.count ? file.sections[section].offset : 0
     return ELFError(
-      .objtool(place: functions.offstr(section: section, offset: offset), message: message),
+      .objtool(place: offstr(SectionPlace(section: section, offset: offset)), message: message),
       path: file.path, offset: base &+ offset)
   }
 

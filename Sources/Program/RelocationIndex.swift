@@ -43,6 +43,14 @@ public struct RelocationIndex: Sendable {
     return (Int(places[k].relocationSection), Int(places[k].index))
   }
 
+  /// Every relocation whose offset lies in `range` of `section`, in offset order.
+  public func all(in section: Int, _ range: Range<UInt64>) -> ArraySlice<Relocation> {
+    guard let rels = bySection[section] else { return [] }
+    let lower = rels.partitioningIndex { $0.offset >= range.lowerBound }
+    let upper = rels[lower...].partitioningIndex { $0.offset >= range.upperBound }
+    return rels[lower..<upper]
+  }
+
   /// The relocation at exactly `offset` of `section`.
   public func at(_ section: Int, _ offset: UInt64) -> Relocation? {
     first(in: section, offset..<offset &+ 1)

@@ -3,8 +3,9 @@ import Kernel
 import Program
 
 /// The sections objtool 6.1 creates from its call-site lists (tools/objtool/check.c):
-/// `.static_call_sites` (`--static-call`), `.retpoline_sites` (`--retpoline`) and
-/// `.return_sites` (`--rethunk`). Each is a value ``ObjectEdits`` writes.
+/// `.static_call_sites` (`--static-call`), `.retpoline_sites` (`--retpoline`),
+/// `.return_sites` (`--rethunk`), `__mcount_loc` (`--mcount`) and `.ibt_endbr_seal`
+/// (`--ibt`). Each is a value ``ObjectEdits`` writes.
 public enum CallSiteSections {
   /// What one of them gives: the section (nil when objtool creates none), the warnings,
   /// and whether the check stops there (objtool's `goto out`: nothing after it is created).
@@ -82,19 +83,38 @@ public enum CallSiteSections {
     sites(graph, name: ".return_sites", graph.callSites.returnThunks)
   }
 
-  static func sites(_ graph: ControlFlowGraph, name: String, _ instructions: [Int]) -> Outcome {
+  /// `create_mcount_loc_sections()`: an 8-byte slot per call to `__fentry__` made a NOP
+  /// (``ControlFlowGraph/fentryCalls``), `R_X86_64_64` to it; ftrace reads the addresses.
+  public static func mcountLocations(_ graph: ControlFlowGraph) -> Outcome {
+    sites(
+      graph, name: "__mcount_loc", graph.fentryCalls, entrySize: 8, type: .abs64,
+      exists: "file already has __mcount_loc section, skipping")
+  }
+
+  /// `create_ibt_endbr_seal_sections()`: a 32-bit slot per `ENDBR` at a function start
+  /// that no address taken names (`apply_ibt_endbr()` seals them at boot).
+  public static func ibtEndbrSeal(_ graph: ControlFlowGraph, used: Set<Int>) -> Outcome {
+    sites(graph, name: ".ibt_endbr_seal", graph.endbr.functionStarts.filter { !used.contains($0) })
+  }
+
+  static func sites(
+    _ graph: ControlFlowGraph, name: String, _ instructions: [Int], entrySize: Int = 4,
+    type: X86RelocationType = .pc32, exists: String? = nil
+  ) -> Outcome {
     if graph.program.file.section(named: name) != nil {
-      return Outcome(section: nil, diagnostics: [Diagnostic(place: nil, message: "file already has \(name), skipping")])
+      let message = exists ?? "file already has \(name), skipping"
+      return Outcome(section: nil, diagnostics: [Diagnostic(place: nil, message: message)])
     }
     guard !instructions.isEmpty else { return Outcome(section: nil) }
     let relocations = instructions.enumerated().map { k, i in
       let place = graph.table.place(i)
       return SiteRelocation(
-        offset: UInt64(k * 4), target: .code(section: place.section), addend: Int64(bitPattern: place.offset))
+        offset: UInt64(k * entrySize), target: .code(section: place.section), addend: Int64(bitPattern: place.offset),
+        type: type)
     }
     return Outcome(
       section: CreatedSection(
-        name: name, entrySize: 4, data: [UInt8](repeating: 0, count: instructions.count * 4),
+        name: name, entrySize: UInt64(entrySize), data: [UInt8](repeating: 0, count: instructions.count * entrySize),
         relocations: relocations))
   }
 

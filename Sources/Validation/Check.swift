@@ -24,6 +24,18 @@ public struct CheckActions: Sendable, Hashable {
   public var hackNoinstr = false
   /// `--uaccess`: STAC/CLAC regions are validated (and the SMAP alternatives followed).
   public var uaccess = false
+  /// `--noinstr`: noinstr code calls only noinstr code ("call to X() leaves .noinstr.text
+  /// section"); alone, only `.noinstr.text` and `.entry.text` are validated.
+  public var noinstr = false
+  /// `--mcount`: calls to `__fentry__` become NOPs, listed in `__mcount_loc`.
+  public var mcount = false
+  /// `--ibt`: addresses of code taken must name an `ENDBR` ("relocation to !ENDBR");
+  /// `.ibt_endbr_seal` lists the unused ones.
+  public var ibt = false
+  /// `--unret`: from each entry point, `UNTRAIN_RET` before any return ("RET before UNTRAIN").
+  public var unret = false
+  /// `--stats`: objtool's counters (``CheckOutcome/statistics``).
+  public var stats = false
   /// `--module`: a missing static-call key is no error, `.init.text` is checked for retpolines.
   public var module = false
   /// `--link` (or forced by an object of several units).
@@ -58,26 +70,38 @@ public struct CheckOutcome {
   /// Whether a later step stopped the check (a static-call key missing, ORC already there):
   /// its diagnostic is the last one; the sections after it are not created.
   public var stopped = false
+  /// Whether objtool's `check()` returned an error (`--unret`: "Failed UNRET validation"):
+  /// nothing after it runs, nothing is written (not even the code rewrites), and objtool exits 255.
+  public var abandoned = false
+  /// With `--stats`, objtool's lines for standard output (``CheckStatistics``), as far as the check got.
+  public var statistics: [String] = []
 }
 
 /// objtool 6.1's `check()` (tools/objtool/check.c), in its order: read the object
-/// (`decode_sections()`, the `--hacks` rewrites among it), `validate_retpoline()`,
-/// the function validation, `validate_sls()`, then the sections: `.static_call_sites`,
-/// `.retpoline_sites`, `.return_sites`, the ORC.
+/// (`decode_sections()`, the `--hacks` and `--mcount` rewrites among it),
+/// `validate_retpoline()`, the function validation (or `validate_noinstr_sections()`),
+/// `validate_unret()`, `validate_ibt()`, `validate_sls()`, then the sections:
+/// `.static_call_sites`, `.retpoline_sites`, `.return_sites`, `__mcount_loc`,
+/// `.ibt_endbr_seal`, the ORC.
 public enum Check {
   public static func run(
     program: Program, generation: KernelGeneration, actions: CheckActions, jobs: Int = 1
   ) -> CheckOutcome {
     var outcome = CheckOutcome()
     var rewrites = CodeRewrites()
+    var read = ReadStatistics()
     let built = Result { () throws(ELFError) -> ControlFlowGraph in
       try ControlFlowGraph(
         program: program, generation: generation, jobs: jobs,
         options: ControlFlowGraph.Options(
-          hackJumpLabel: actions.hackJumpLabel, hackNoinstr: actions.hackNoinstr, uaccess: actions.uaccess),
-        rewrites: &rewrites)
+          hackJumpLabel: actions.hackJumpLabel, hackNoinstr: actions.hackNoinstr, uaccess: actions.uaccess,
+          noinstr: actions.noinstr, mcount: actions.mcount, ibt: actions.ibt),
+        rewrites: &rewrites, statistics: &read)
     }
     outcome.edits.rewrites = rewrites
+    if actions.stats {
+      outcome.statistics = CheckStatistics.fileLines(program.file) + CheckStatistics.readLines(read)
+    }
     let graph: ControlFlowGraph
     switch built {
     case .failure(let e):
@@ -108,6 +132,28 @@ public enum Check {
     if actions.validatesFunctions {
       v.run(noUnreachable: actions.noUnreachable, priorWarnings: retpoline.count)
       outcome.diagnostics += v.diagnostics.dropFirst(graph.readWarnings.count)
+    } else if actions.noinstr {
+      v.runNoinstrSections()
+      outcome.diagnostics += v.diagnostics.dropFirst(graph.readWarnings.count)
+    }
+    if actions.unret {
+      let unret = v.validateUnret()
+      outcome.diagnostics += unret.diagnostics
+      if unret.failed {
+        outcome.abandoned = true
+        return
+      }
+    }
+    var usedEndbr = Set<Int>()
+    if actions.ibt {
+      do {
+        let ibt = try IBTValidation.validate(graph)
+        outcome.diagnostics += ibt.diagnostics
+        usedEndbr = ibt.used
+      } catch {
+        outcome.failure = error
+        return
+      }
     }
     if actions.sls { outcome.diagnostics += SLSValidation.diagnostics(graph) }
 
@@ -127,6 +173,14 @@ public enum Check {
     }
     if actions.retpoline { _ = add(CallSiteSections.retpolineSites(graph)) }
     if actions.rethunk { _ = add(CallSiteSections.returnSites(graph)) }
+    if actions.mcount { _ = add(CallSiteSections.mcountLocations(graph)) }
+    if actions.ibt {
+      let seal = CallSiteSections.ibtEndbrSeal(graph, used: usedEndbr)
+      if actions.stats && program.file.section(named: ".ibt_endbr_seal") == nil {
+        outcome.statistics += CheckStatistics.ibtLines(graph, sealed: seal.section.map { $0.data.count / 4 } ?? 0)
+      }
+      _ = add(seal)
+    }
     if actions.orc {
       let layout = ORCLayout.of(generation)
       outcome.orcEntries = v.orcEntries(layout: layout)
@@ -140,5 +194,6 @@ public enum Check {
         }
       }
     }
+    if actions.stats && !outcome.stopped { outcome.statistics += CheckStatistics.validationLines(v) }
   }
 }

@@ -1,8 +1,8 @@
 import ELF
 import Program
 
-/// A relocation in a section the check creates: `R_X86_64_PC32` at `offset`, against
-/// the code section of an instruction (objtool's `elf_add_reloc_to_insn()`: the
+/// A relocation in a section the check creates: `R_X86_64_PC32` (or `type`) at `offset`,
+/// against the code section of an instruction (objtool's `elf_add_reloc_to_insn()`: the
 /// section's `STT_SECTION` symbol, made when the assembler left none) or against a symbol.
 public struct SiteRelocation: Sendable, Hashable {
   public enum Target: Sendable, Hashable {
@@ -14,9 +14,11 @@ public struct SiteRelocation: Sendable, Hashable {
   public var offset: UInt64
   public var target: Target
   public var addend: Int64
+  /// `R_X86_64_PC32` for the call-site lists, `R_X86_64_64` for `__mcount_loc`.
+  public var type: X86RelocationType
 
-  public init(offset: UInt64, target: Target, addend: Int64) {
-    (self.offset, self.target, self.addend) = (offset, target, addend)
+  public init(offset: UInt64, target: Target, addend: Int64, type: X86RelocationType = .pc32) {
+    (self.offset, self.target, self.addend, self.type) = (offset, target, addend, type)
   }
 }
 
@@ -35,8 +37,9 @@ public struct CreatedSection: Sendable, Hashable {
 }
 
 /// Everything the check changes in an object, written in one go: the code the passes
-/// rewrote (`--hacks`) and the sections it creates, in objtool's order
-/// (`.static_call_sites`, `.retpoline_sites`, `.return_sites`, then the ORC).
+/// rewrote (`--hacks`, `--mcount`) and the sections it creates, in objtool's order
+/// (`.static_call_sites`, `.retpoline_sites`, `.return_sites`, `__mcount_loc`,
+/// `.ibt_endbr_seal`, then the ORC).
 public struct ObjectEdits: Sendable {
   public var rewrites: CodeRewrites
   public var sections: [CreatedSection]
@@ -52,12 +55,13 @@ public struct ObjectEdits: Sendable {
   /// Whether the edits change `file`'s bytes: a rewrite may write what is there already
   /// (a second run's jump-label NOPs), which objtool writes again and OrcTool leaves.
   public func changes(_ file: ELFFile) -> Bool {
-    !sections.isEmpty || !changedContents(of: file).isEmpty
+    !sections.isEmpty || !changedContents(of: file, incidental: false).isEmpty
   }
 
-  /// The rewritten sections whose new contents differ from the file's.
-  func changedContents(of file: ELFFile) -> [Int: [UInt8]] {
-    rewrites.sectionContents(in: file).filter { index, data in
+  /// The rewritten sections whose new contents differ from the file's (with the
+  /// incidental changes, which are written along with the others, when `incidental` is set).
+  func changedContents(of file: ELFFile, incidental: Bool = true) -> [Int: [UInt8]] {
+    rewrites.sectionContents(in: file, incidental: incidental).filter { index, data in
       !data.elementsEqual(file.contents(of: file.sections[index]).bytes)
     }
   }
@@ -126,7 +130,7 @@ public struct ObjectEdits: Sendable {
           symbol = moved[k] ?? k
         }
         append(r.offset)
-        append(UInt64(symbol) << 32 | UInt64(X86RelocationType.pc32.rawValue))
+        append(UInt64(symbol) << 32 | UInt64(r.type.rawValue))
         append(r.addend)
       }
       new.append(

@@ -102,15 +102,24 @@ extension Validator {
   }
 
   /// objtool's `--backtrace` lines for a diagnostic with a path, innermost first:
-  /// `func+0xoff: (alt)` or `(branch)` where each stretch was entered, then
-  /// `<=== (sym)` (or `(hint)`) at the path's start.
+  /// `func+0xoff: (alt)`, `(branch)` (`--unret`: `(branch-cond)`, `(call)`) where each
+  /// stretch was entered, then `<=== (sym)` (or `(hint)`) at the path's start.
   public static func backtrace(_ d: Diagnostic) -> [String] {
     guard let first = d.path.first else { return [] }
     var lines: [String] = []
     for step in d.path.dropFirst().reversed() {
       guard let from = step.from else { continue }
-      lines.append("  \(from.text): \(step.kind == .jump ? "(branch)" : "(alt)")")
+      let how: String
+      switch step.kind {
+      case .jump: how = "(branch)"
+      case .conditionalJump: how = "(branch-cond)"
+      case .call: how = "(call)"
+      default: how = "(alt)"
+      }
+      lines.append("  \(from.text): \(how)")
     }
+    // validate_unret() names no starting point.
+    if first.kind == .unretEntry { return lines }
     lines.append("  \(first.place.text): <=== \(first.kind == .unwindHint ? "(hint)" : "(sym)")")
     return lines
   }

@@ -10,6 +10,10 @@ struct InsnFlags: Hashable {
   /// A stack of bits with a 1 on top as its floor: 0 is empty (`uaccess_stack`).
   var uaccessStack: UInt32 = 0
   var df = false
+  /// `--noinstr` in a noinstr section (`state.noinstr`), and the sum of the
+  /// `instrumentation_begin()`/`_end()` marks met so far (`s8 state.instr`).
+  var noinstr = false
+  var instr: Int8 = 0
 }
 
 /// objtool's UACCESS (SMAP) and direction-flag rules (`validate_call()`,
@@ -22,9 +26,11 @@ extension Validator {
     fn >= 0 && graph.uaccessSafe.symbols.contains(graph.program.functions.functions[fn].symbolIndex)
   }
 
-  /// `validate_call()` (the noinstr rule aside): no call with UACCESS enabled unless
-  /// to a uaccess-safe function, none with DF set; false after the warning.
+  /// `validate_call()`: no call from noinstr code to instrumented code (``validateNoinstrCall(_:_:)``),
+  /// none with UACCESS enabled unless to a uaccess-safe function, none with DF set; false
+  /// after the warning.
   func validateCall(_ i: Int, _ flags: InsnFlags) -> Bool {
+    if !validateNoinstrCall(i, flags) { return false }
     if flags.uaccess && !graph.uaccessSafe.contains(graph.callDest[i], in: graph.program) {
       warn(i, "call to \(callDestName(i))() with UACCESS enabled")
       return false
@@ -36,9 +42,14 @@ extension Validator {
     return true
   }
 
-  /// The UACCESS and DF part of `validate_return()`: a function returns with UACCESS
-  /// as it was entered (disabled, or enabled for a uaccess-safe one) and DF clear.
+  /// The flags part of `validate_return()`: noinstr code returns outside an
+  /// instrumentation stretch, a function returns with UACCESS as it was entered
+  /// (disabled, or enabled for a uaccess-safe one) and DF clear.
   func validateReturnFlags(_ i: Int, function fn: Int, _ flags: InsnFlags) -> Bool {
+    if flags.noinstr && flags.instr > 0 {
+      warn(i, "return with instrumentation enabled")
+      return false
+    }
     let safe = isUaccessSafe(fn)
     if flags.uaccess && !safe {
       warn(i, "return with UACCESS enabled")
@@ -117,7 +128,7 @@ extension Validator {
 
   /// `call_dest_name()`: the destination's name; for an indirect call through `pv_ops`
   /// whose relocation objtool had looked up before (an instruction of a replacement
-  /// stream, `handle_group_alt()`), `pv_ops[N]`; else `{dynamic}`.
+  /// stream, `handle_group_alt()`, or one `pv_call_dest()` checked), `pv_ops[N]`; else `{dynamic}`.
   func callDestName(_ i: Int) -> String {
     let g = graph
     switch g.callDest[i] {
@@ -125,8 +136,11 @@ extension Validator {
     case .external(let name): return name
     case .none: break
     }
+    guard i < g.table.decodedCount else { return "{dynamic}" }
     let group = Int(g.alternatives.group[i])
-    guard i < g.table.decodedCount, group >= 0, g.alternatives.groups[group].original != nil else { return "{dynamic}" }
+    guard (group >= 0 && g.alternatives.groups[group].original != nil) || relocationLookedUp.contains(i) else {
+      return "{dynamic}"
+    }
     let start = UInt64(g.table.offset[i])
     let section = Int(g.table.section[i])
     guard let r = g.program.relocations.first(in: section, start..<start + UInt64(g.table.length[i])),

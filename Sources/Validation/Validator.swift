@@ -51,12 +51,19 @@ public final class Validator {
     visited = Array(repeating: 0, count: graph.table.count)
     cfi = Array(repeating: -1, count: graph.table.count)
     flattening = AlternativeFlattening(groups: graph.alternatives.groups)
+    pvClean = Array(repeating: false, count: graph.paravirt?.slotCount ?? 0)
     // Hinted instructions carry their CFI whether or not a path reaches them.
     for (i, state) in graph.hints.states.sorted(by: { $0.key < $1.key }) { cfi[i] = intern(state) }
   }
 
   /// The number of distinct CFI states.
   public var distinctStates: Int { states.count }
+
+  /// The distinct CFI states recorded (hinted instructions' and those validation reached).
+  public var recordedStates: [CFIState] { states }
+
+  /// `nr_insns_visited`: the instructions validation reached.
+  public var visitedCount: Int { visited.lazy.filter { $0 != 0 }.count }
 
   /// The CFI state validation recorded at instruction `i`, if it reached it.
   public func state(at i: Int) -> CFIState? { cfi[i] >= 0 ? states[Int(cfi[i])] : nil }
@@ -71,6 +78,20 @@ public final class Validator {
 
   /// Functions already warned about (objtool 6.12's `sym->warned`).
   var warnedFunctions = Set<Int32>()
+
+  /// `--noinstr`: per `pv_ops` slot, whether `pv_call_dest()` found it clean (`pv_ops[idx].clean`).
+  var pvClean: [Bool]
+  /// Instructions whose relocation objtool has looked up during validation (`insn->reloc`
+  /// cached by `pv_call_dest()`), which `call_dest_name()` then reads.
+  var relocationLookedUp = Set<Int>()
+  /// `--unret`: the instructions `validate_entry()` has followed (`VISITED_ENTRY`), and the
+  /// stretches of the path it is on.
+  var entryVisited: [Bool] = []
+  /// `--stats`: the states looked up in the CFI hash during validation, and the times a
+  /// state was taken from the previous instruction or a SAVE hint instead (`nr_cfi_reused`).
+  public internal(set) var cfiLookups = 0
+  public internal(set) var cfiReused = 0
+  var unretPath: [UnretStretch] = []
 
   /// Whether a warning about instruction `i` is given: always in 6.1; in 6.12 once per function.
   func mayWarn(_ i: Int) -> Bool {
@@ -115,40 +136,55 @@ public final class Validator {
   var depth = 0
 
   func runOnThisThread(noUnreachable: Bool, priorWarnings: Int = 0) {
+    var count = priorWarnings
+    for (s, _) in graph.table.codeSections { count += validateSection(s) }
+    count += validateUnwindHints(in: nil)
+    if count == 0 && !noUnreachable && !graph.ignoreUnreachables { validateReachable() }
+  }
+
+  /// `validate_section()`: each function of code section `s` from its first instruction,
+  /// with the initial function state; the number of paths that stopped on an error.
+  func validateSection(_ s: Int) -> Int {
     let g = graph
     let t = g.table
     let functions = g.program.functions
-    var count = priorWarnings
-    for (s, _) in t.codeSections {
-      let funcs = functions.functions.filter { $0.section == s }
-        .sorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
-      for f in funcs {
-        if f.size == 0 {
-          warn("\(f.name)() is missing an ELF size annotation")
-          count += 1
-          continue
-        }
-        guard g.parent[f.id] == f.id, !functions.isAlias[f.id],
-          let start = t.instruction(in: f.section, at: f.offset), visited[start] == 0, !g.ignored[start]
-        else { continue }
-        // validate_symbol(): with --uaccess a uaccess-safe function starts with UACCESS enabled.
-        let flags = InsnFlags(uaccess: g.options.uaccess && isUaccessSafe(f.id))
-        if validateBranch(function: f.id, from: start, state: .initialFunction, flags: flags, via: .functionEntry) {
-          count += 1
-        }
+    var count = 0
+    let funcs = functions.functions.filter { $0.section == s }
+      .sorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
+    let noinstr = startsNoinstr(in: s)
+    for f in funcs {
+      if f.size == 0 {
+        warn("\(f.name)() is missing an ELF size annotation")
+        count += 1
+        continue
+      }
+      guard g.parent[f.id] == f.id, !functions.isAlias[f.id],
+        let start = t.instruction(in: f.section, at: f.offset), visited[start] == 0, !g.ignored[start]
+      else { continue }
+      // validate_symbol(): with --uaccess a uaccess-safe function starts with UACCESS enabled.
+      let flags = InsnFlags(uaccess: g.options.uaccess && isUaccessSafe(f.id), noinstr: noinstr)
+      if validateBranch(function: f.id, from: start, state: .initialFunction, flags: flags, via: .functionEntry) {
+        count += 1
       }
     }
-    // validate_unwind_hints(): paths that start at a hint no function reached.
-    if g.hints.present {
-      for i in 0..<t.decodedCount where g.isHint[i] && visited[i] == 0 && !g.ignored[i] {
-        if validateBranch(
-          function: Int(t.function[i]), from: i, state: .initialHint, flags: InsnFlags(), via: .unwindHint)
-        {
-          count += 1
-        }
+    return count
+  }
+
+  /// `validate_unwind_hints()`: paths that start at a hint no function reached, in
+  /// `section` or (nil) everywhere; the number that stopped on an error.
+  func validateUnwindHints(in section: Int?) -> Int {
+    let g = graph
+    let t = g.table
+    guard g.hints.present else { return 0 }
+    let range = section.map { t.sectionRange[$0] ?? 0..<0 } ?? 0..<t.decodedCount
+    let flags = InsnFlags(noinstr: startsNoinstr(in: section))
+    var count = 0
+    for i in range where g.isHint[i] && visited[i] == 0 && !g.ignored[i] {
+      if validateBranch(function: Int(t.function[i]), from: i, state: .initialHint, flags: flags, via: .unwindHint) {
+        count += 1
       }
     }
-    if count == 0 && !noUnreachable && !g.ignoreUnreachables { validateReachable() }
+    return count
   }
 
   /// `validate_branch()`: follows one path; true when it stopped on an error. `flags`
@@ -191,10 +227,13 @@ public final class Validator {
       } else if lastID >= 0 && states[Int(lastID)] == state {
         // Consecutive instructions mostly share a state: reuse its id (objtool's nr_cfi_reused).
         cfi[i] = lastID
+        cfiReused += 1
       } else {
         cfi[i] = intern(state)
+        cfiLookups += 1
         lastID = cfi[i]
       }
+      if flags.noinstr, let mark = g.instrumentation[i] { flags.instr &+= mark }
       visited[i] |= visitedBit
       if !wantedPaths.isEmpty && wantedPaths.contains(i) && pathsAt[i] == nil {
         pathsAt[i] = explainPath(endingAt: i)
@@ -388,12 +427,10 @@ public final class Validator {
       return false
     }
     cfi[i] = cfi[save]
+    cfiReused += 1
     return true
   }
 
   /// `next_insn_to_validate()`: a replacement stream continues after its original.
-  func nextToValidate(_ i: Int) -> Int? {
-    if graph.hasOverride[i], let o = graph.alternatives.nextOverride[i] { return o >= 0 ? o : nil }
-    return graph.table.next(i)
-  }
+  func nextToValidate(_ i: Int) -> Int? { graph.nextToValidate(i) }
 }

@@ -38,9 +38,11 @@ public struct JumpDestinations: Sendable {
   ///   - preset: jumps already placed (replacement jumps to the end of their stream).
   ///   - parent: each function's parent before this pass (by name).
   ///   - classes: the global symbols objtool treats specially (`classify_symbols()`).
+  ///   - ibt: objtool's `--ibt`: a jump to the instruction after a function's leading
+  ///     `ENDBR` is a sibling call too (`is_first_func_insn()`).
   public init(
     program: Program, table: InstructionTable, preset: [Int: Int], parent initialParent: [Int],
-    classes: SymbolClasses
+    classes: SymbolClasses, ibt: Bool = false
   ) throws(ELFError) {
     let functions = program.functions
     let file = program.file
@@ -124,7 +126,8 @@ public struct JumpDestinations: Sendable {
         let toName = functions.functions[to].name
         if !fromName.contains(ascii: ".cold") && toName.contains(ascii: ".cold") {
           parent[to] = from
-        } else if parent[from] != parent[to] && UInt64(table.offset[dest]) == functions.functions[to].offset {
+        } else if parent[from] != parent[to] && Self.isFirstInstruction(dest, of: functions.functions[to], table, ibt: ibt)
+        {
           siblingCalls[i] = .function(to)
           siblingCallSymbols[i] = functions.functions[to].symbolIndex
           continue
@@ -139,6 +142,17 @@ public struct JumpDestinations: Sendable {
     self.returnThunkJumps = returnThunkJumps
     self.parent = parent
     self.coldChild = Self.coldChildren(parent: parent, functions: functions)
+  }
+
+  /// `is_first_func_insn()`: instruction `i` starts `function`, or with `--ibt` follows
+  /// the `ENDBR` that starts it.
+  static func isFirstInstruction(_ i: Int, of function: Function, _ table: InstructionTable, ibt: Bool) -> Bool {
+    let offset = UInt64(table.offset[i])
+    if offset == function.offset { return true }
+    guard ibt, i > 0, table.section[i - 1] == table.section[i], table.function[i - 1] == table.function[i],
+      table.type[i - 1] == .endbr
+    else { return false }
+    return offset == function.offset + UInt64(table.length[i - 1])
   }
 
   /// objtool 6.1's `arch_is_embedded_insn()` names: global symbols that start inside another instruction.

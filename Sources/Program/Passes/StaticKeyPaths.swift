@@ -13,6 +13,8 @@ public struct StaticKeyPaths: Sendable {
   public let paths: [Int: [Int]]
   /// The sites turned into NOPs (`--hacks=jump_label`), in `__jump_table` order.
   public let nopped: [Int]
+  /// Each entry's site by kind (`--stats`).
+  public let counts: JumpLabelCounts
 
   /// - Parameters:
   ///   - hackJumpLabel: objtool's `--hacks=jump_label`.
@@ -23,6 +25,7 @@ public struct StaticKeyPaths: Sendable {
     var paths: [Int: [Int]] = [:]
     var nopped: [Int] = []
     var nop = Set<Int>()
+    var counts = JumpLabelCounts()
     let object = program.file.fileType == .relocatable
     for b in try JumpTable(file: program.file).entries {
       guard let site = table.instruction(in: b.code.section, at: b.code.offset) else {
@@ -55,14 +58,18 @@ public struct StaticKeyPaths: Sendable {
         rewrites.instructions.append(.init(section: b.code.section, offset: start, bytes: bytes))
         if nop.insert(site).inserted { nopped.append(site) }
       }
+      let short = table.length[site] == 2
       if nop.contains(site) || table.type[site] == .nop {
         paths[site, default: []].append(target)
-      } else if let n = table.next(site) {
-        paths[site, default: []].append(n)
+        if short { counts.nopShort += 1 } else { counts.nopLong += 1 }
+      } else {
+        if let n = table.next(site) { paths[site, default: []].append(n) }
+        if short { counts.jumpShort += 1 } else { counts.jumpLong += 1 }
       }
     }
     self.paths = paths
     self.nopped = nopped
+    self.counts = counts
   }
 
   /// The pass without `--hacks=jump_label`.

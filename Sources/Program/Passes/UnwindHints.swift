@@ -15,15 +15,36 @@ public struct UnwindHints: Sendable {
   public let restores: Set<Int>
   /// Whether the object has the section at all (`file->hints`).
   public let present: Bool
+  /// The entry points `--unret` validates from (`insn->entry`): each `UNWIND_HINT_ENTRY`
+  /// (6.1), and each `UNWIND_HINT_IRET_REGS` (a REGS_PARTIAL hint) at a global symbol.
+  public let entries: Set<Int>
+  /// The states objtool looks up in its CFI hash while reading the hints, in order
+  /// (`cfi_hash_find_or_add()`: one a hint but SAVE, RESTORE and FUNC), for `--stats`.
+  public let cfiLookups: [CFIState]
+  /// With `--ibt`, "UNWIND_HINT_IRET_REGS without ENDBR" at each such global entry that is
+  /// neither an `ENDBR` nor annotated `ANNOTATE_NOENDBR` (objtool warns and goes on).
+  public let warnings: [Diagnostic]
 
   /// Reads the hints of `program`'s file in `generation`'s `struct unwind_hint`.
-  public init(program: Program, table: InstructionTable, generation: KernelGeneration) throws(ELFError) {
+  /// - Parameters:
+  ///   - ibt: objtool's `--ibt`; `noendbr` the instructions `.discard.noendbr` lists.
+  ///   - rewrites: where objtool 6.1 turns each `UNWIND_HINT_ENTRY` into a CALL hint in the
+  ///     section's data (``CodeRewrites/incidental``), hint by hint.
+  public init(
+    program: Program, table: InstructionTable, generation: KernelGeneration, ibt: Bool = false,
+    noendbr: Set<Int> = [], rewrites: inout CodeRewrites
+  ) throws(ELFError) {
     let hints = try UnwindHintTable(file: program.file, generation: generation)
     var states: [Int: CFIState] = [:]
     var hinted = Set<Int>()
     var saves = Set<Int>()
     var restores = Set<Int>()
+    var entries = Set<Int>()
+    var warnings: [Diagnostic] = []
+    var cfiLookups: [CFIState] = []
     var cfi = CFIState.initialHint
+    let section = program.file.section(named: ".discard.unwind_hints")
+    var symbolsByPlace: [SectionPlace: Symbol]? = nil
     for h in hints.entries {
       guard let i = table.instruction(in: h.place.section, at: h.place.offset) else {
         throw program.stop(
@@ -46,12 +67,31 @@ public struct UnwindHints: Sendable {
       case .function:
         states[i] = CFIState.initialFunction
         continue
-      case .call, .entry, .undefined: type = 0  // ENTRY: a CALL hint at an entry point
+      case .entry:
+        // A CALL hint at an entry point; objtool 6.1 writes the CALL type into the hint itself.
+        type = 0
+        entries.insert(i)
+        if let section, let call = UnwindHintKind.call.rawValue(in: generation) {
+          rewrites.appendIncidental(
+            section: section.index, offset: UInt64(h.index * hints.layout.entrySize + hints.layout.typeOffset),
+            bytes: [call])
+        }
+      case .call, .undefined: type = 0
       case .endOfStack:  // 6.12's END_OF_STACK is 6.1's UNWIND_HINT_EMPTY: a CALL hint with end set
         type = 0
         end = true
       case .regs: type = 1
-      case .regsPartial: type = 2
+      case .regsPartial:
+        type = 2
+        if symbolsByPlace == nil { symbolsByPlace = try program.symbolsByPlace() }
+        if symbolsByPlace?[h.place]?.binding == .global {
+          if ibt && table.type[i] != .endbr && !noendbr.contains(i) {
+            warnings.append(
+              Diagnostic(
+                place: program.diagnosticPlace(table.place(i)), message: "UNWIND_HINT_IRET_REGS without ENDBR"))
+          }
+          entries.insert(i)
+        }
       case nil: type = h.rawType
       }
       if let existing = states[i] { cfi = existing }
@@ -75,7 +115,16 @@ public struct UnwindHints: Sendable {
       cfi.end = end
       cfi.signal = h.signal
       states[i] = cfi
+      cfiLookups.append(cfi)
     }
     (self.states, self.hinted, self.saves, self.restores, present) = (states, hinted, saves, restores, hints.hasSection)
+    (self.entries, self.warnings, self.cfiLookups) = (entries, warnings, cfiLookups)
   }
+
+  /// The hints of `program`'s file, the ENTRY hints' rewrite left out.
+  public init(program: Program, table: InstructionTable, generation: KernelGeneration) throws(ELFError) {
+    var rewrites = CodeRewrites()
+    try self.init(program: program, table: table, generation: generation, rewrites: &rewrites)
+  }
+
 }
