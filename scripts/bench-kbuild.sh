@@ -16,6 +16,13 @@ if [ ! -x "$OBJTOOL" ]; then
   OBJTOOL="$OBJTOOL61"
 fi
 BIN="$(bash scripts/build-release.sh)"
+# kbuild's environment as objtool saw it (VERSION/PATCHLEVEL tell orctool the generation).
+if [ -f "$KBUILD/objtool.env" ]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$KBUILD/objtool.env"
+  set +a
+fi
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/objtool" "$TMP/orctool"
 # The list: N<TAB>args, the inputs copied flat as N.o (not timed).
