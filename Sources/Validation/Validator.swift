@@ -62,8 +62,9 @@ public final class Validator {
   /// The distinct CFI states recorded (hinted instructions' and those validation reached).
   public var recordedStates: [CFIState] { states }
 
-  /// `nr_insns_visited`: the instructions validation reached.
-  public var visitedCount: Int { visited.lazy.filter { $0 != 0 }.count }
+  /// `nr_insns_visited`: the times validation reached an instruction no path had been
+  /// through (one whose path stopped before it was marked, at a CFI restore, counts again).
+  public internal(set) var visitedCount = 0
 
   /// The CFI state validation recorded at instruction `i`, if it reached it.
   public func state(at i: Int) -> CFIState? { cfi[i] >= 0 ? states[Int(cfi[i])] : nil }
@@ -238,6 +239,8 @@ public final class Validator {
       if visited[i] != 0 {
         if !g.isHint[i] && !cfiMatch(i, state) { return true }
         if visited[i] & visitedBit != 0 { return false }
+      } else {
+        visitedCount += 1
       }
       if g.isHint[i] {
         if g.hints.restores.contains(i) && !restoreSavedState(i) { return true }
