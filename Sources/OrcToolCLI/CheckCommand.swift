@@ -244,7 +244,7 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
   }
   // link_opts_valid(): these need the whole vmlinux (or a linked module).
   if !link, let (name, _) = actions61.first(where: { $0.0 != "--mcount" && $0.1 }) {
-    if options.actions.stats { out.output(statisticsText(CheckStatistics.fileLines(program.file))) }
+    if options.actions.stats { out.output(statisticsText(CheckStatistics.elfLines(program.file))) }
     out.error("error: objtool: \(name) requires --link\n")
     return 1
   }
