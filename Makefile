@@ -4,7 +4,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-scenarios unwind-check compare compare-check verify-variants-corpus bench \
+.PHONY: all deps build release install demo test corpus corpus-all dump dumps unwind-scenarios unwind-check compare compare-check verify-variants-corpus bench bench-kbuild \
 	figures format lint clean fuzz fuzz-smoke tsan kbuild kernel-objects compare-kbuild compare-uaccess \
 	kbuild-orctool compare-kbuild-builds kbuild-boot-check
 
@@ -116,6 +116,9 @@ compare: deps
 bench: deps
 	@bash scripts/bench-check.sh
 	@bash scripts/bench-dump.sh
+
+bench-kbuild: deps
+	@bash scripts/bench-kbuild.sh
 
 verify-variants-corpus: deps
 	@bash scripts/verify-variants-corpus.sh

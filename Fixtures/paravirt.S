@@ -7,12 +7,13 @@
 X86_FEATURE_XENPV = 8 * 32 + 16
 ALTINSTR_FLAG_INV = 1 << 15
 
-.macro PV_SITE label, type, len
+.macro PV_SITE label, type, len, clobbers=0x1ff
 	.pushsection .parainstructions, "a"
 	.balign 8
 	.quad \label
 	.byte \type
 	.byte \len
+	.short \clobbers
 	.balign 8
 	.popsection
 .endm
@@ -22,7 +23,7 @@ ALTINSTR_FLAG_INV = 1 << 15
 pv_user:
 	/* A: irq.save_fl (slot 2), the site of seed 001, with its alternative. */
 771:	call *pv_ops+16(%rip)
-772:	PV_SITE 771b, 2, (772b-771b)
+772:	PV_SITE 771b, 2, (772b-771b), 0x1
 	.pushsection .altinstr_replacement, "ax"
 773:	pushf
 	pop %rax
@@ -47,6 +48,26 @@ pv_user:
 777:	cli
 	.skip 5, 0x90
 	PV_SITE 777b, 3, 6
+
+	/* E: cpu.io_delay (not callee-save) with CLBR_RAX only: a direct call to C
+	 * code may change every caller-saved register (seed 002, invariant 2). */
+778:	call *pv_ops+0(%rip)
+	PV_SITE 778b, 0, 6, 0x1
+
+	/* F: irq.save_fl whose replacement writes %rcx, outside its CLBR_RAX. */
+779:	call *pv_ops+16(%rip)
+780:	PV_SITE 779b, 2, (780b-779b), 0x1
+	.pushsection .altinstr_replacement, "ax"
+781:	pushf
+	pop %rcx
+782:	.popsection
+	.pushsection .altinstructions, "a"
+	.long 779b - .
+	.long 781b - .
+	.word X86_FEATURE_XENPV | ALTINSTR_FLAG_INV
+	.byte 780b - 779b
+	.byte 782b - 781b
+	.popsection
 	ret
 	.size pv_user, . - pv_user
 

@@ -1,8 +1,9 @@
 /* orctool patch and verify-variants (6.1): two paravirt sites (irq.save_fl with seed
  * 001's `pushf; pop %rax` for !XENPV, irq.irq_disable without an alternative), an
  * alternative whose replacement calls a function (its relocation moves with it), and a
- * static key (a 5-byte NOP, branch bit clear) over a block that pushes. The slots are
- * 6.1's: irq.save_fl 30, irq.irq_disable 31. */
+ * static key (a 5-byte NOP, branch bit clear) over a block that pushes, where a third
+ * site's slot is _paravirt_nop. The slots are 6.1's: irq.save_fl 30, irq.irq_disable 31,
+ * irq.irq_enable 32. */
 	.include "orc.inc"
 	.include "callsites.inc"
 	MODINFO_VERMAGIC 6.1.0-56-cloud-amd64
@@ -51,6 +52,8 @@ pvf:
 1:	push %rbp
 	mov %rsp, %rbp
 	call helper
+785:	call *pv_ops+0x100(%rip)
+786:	PV_SITE 785b, 32, (786b-785b)
 	pop %rbp
 	pop %rbx
 	ret

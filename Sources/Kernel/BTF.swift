@@ -214,7 +214,15 @@ public final class BTF: Sendable {
   /// ``maxNesting``, is not entered past that depth, and at most
   /// ``maxFlattenedMembers`` members are listed.
   public func flattenedMembers(of id: Int, prefix: String = "", offset: Int = 0) -> [(offset: Int, name: String)] {
-    var out: [(offset: Int, name: String)] = []
+    flattenedMemberTypes(of: id, prefix: prefix, offset: offset).map { ($0.offset, $0.name) }
+  }
+
+  /// ``flattenedMembers(of:prefix:offset:)`` with each leaf's type (typedefs and
+  /// qualifiers resolved): `struct paravirt_callee_save` for a callee-save pv_ops slot.
+  public func flattenedMemberTypes(of id: Int, prefix: String = "", offset: Int = 0)
+    -> [(offset: Int, name: String, type: Int)]
+  {
+    var out: [(offset: Int, name: String, type: Int)] = []
     flatten(id, prefix: prefix, offset: offset, depth: 0, into: &out)
     return out
   }
@@ -226,7 +234,7 @@ public final class BTF: Sendable {
   public static let maxFlattenedMembers = 1 << 16
 
   private func flatten(
-    _ id: Int, prefix: String, offset: Int, depth: Int, into out: inout [(offset: Int, name: String)]
+    _ id: Int, prefix: String, offset: Int, depth: Int, into out: inout [(offset: Int, name: String, type: Int)]
   ) {
     for m in members(of: id) {
       guard out.count < Self.maxFlattenedMembers else { return }
@@ -237,7 +245,7 @@ public final class BTF: Sendable {
       if depth < Self.maxNesting, let t = type(inner), t.kind == .structure || t.kind == .union, t.vlen > 1 {
         flatten(inner, prefix: path, offset: byteOffset, depth: depth + 1, into: &out)
       } else {
-        out.append((byteOffset, path))
+        out.append((byteOffset, path, inner))
       }
     }
   }

@@ -59,7 +59,9 @@ public struct JumpTable: Sendable {
   /// `.rela__jump_table` has no entries.
   public init(file: ELFFile) throws(ELFError) {
     guard let section = file.section(named: "__jump_table"), section.size > 0 else {
-      entries = []
+      // A vmlinux: the linker script put the table in `.data..ro_after_init`, between
+      // `__start___jump_table` and `__stop___jump_table`.
+      entries = file.fileType == .relocatable ? [] : try Self.linkedEntries(file)
       return
     }
     let size = UInt64(JumpEntry.size)
@@ -102,24 +104,53 @@ public struct JumpTable: Sendable {
             keyFlags: flags[entry] ?? []))
       }
     } else {
-      let fields = try RelativeFields(file: file, section: section)
-      let view = file.contents(of: section)  // a NOBITS section holds no entries
-      var i = 0
-      while i + JumpEntry.size <= view.count {
-        let base = section.address &+ UInt64(i)
-        let c = base &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: i)))
-        let t = base &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: i + 4)))
-        let k = view.load(Int64.self, at: i + 8)
-        if let cp = fields.place(ofAddress: c), let tp = fields.place(ofAddress: t) {
-          out.append(
-            JumpEntry(
-              index: i / JumpEntry.size, code: cp, target: tp,
-              key: fields.place(ofAddress: base &+ 8 &+ UInt64(bitPattern: k & ~3)),
-              keyFlags: JumpEntryKeyFlags(rawValue: UInt8(truncatingIfNeeded: k & 3))))
-        }
-        i += JumpEntry.size
-      }
+      out = try Self.linkedEntries(file, section: section, range: 0..<Int(section.size))
     }
     entries = out
+  }
+
+  /// The entries of a linked image's table between `__start___jump_table` and
+  /// `__stop___jump_table` (none when it has no such symbols).
+  static func linkedEntries(_ file: ELFFile) throws(ELFError) -> [JumpEntry] {
+    guard let symbols = try file.symbolTable() else { return [] }
+    var start: UInt64? = nil
+    var stop: UInt64? = nil
+    for i in 0..<symbols.count {
+      let s = try symbols.symbol(at: i)
+      guard s.isDefined, s.binding != .local else { continue }
+      let name = try symbols.name(of: s)
+      if name == "__start___jump_table" { start = s.value } else if name == "__stop___jump_table" { stop = s.value }
+      if start != nil && stop != nil { break }
+    }
+    guard let start, let stop, stop > start,
+      let section = file.sections.first(where: {
+        $0.flags.contains(.alloc) && $0.hasFileContents && start >= $0.address && stop <= $0.address &+ $0.size
+      })
+    else { return [] }
+    return try linkedEntries(
+      file, section: section, range: Int(start - section.address)..<Int(stop - section.address))
+  }
+
+  /// The entries of a linked image's table in bytes `range` of `section`.
+  static func linkedEntries(_ file: ELFFile, section: Section, range: Range<Int>) throws(ELFError) -> [JumpEntry] {
+    var out: [JumpEntry] = []
+    let fields = try RelativeFields(file: file, section: section)
+    let view = file.contents(of: section)  // a NOBITS section holds no entries
+    var i = range.lowerBound
+    while i + JumpEntry.size <= min(view.count, range.upperBound) {
+      let base = section.address &+ UInt64(i)
+      let c = base &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: i)))
+      let t = base &+ 4 &+ UInt64(bitPattern: Int64(view.load(Int32.self, at: i + 4)))
+      let k = view.load(Int64.self, at: i + 8)
+      if let cp = fields.place(ofAddress: c), let tp = fields.place(ofAddress: t) {
+        out.append(
+          JumpEntry(
+            index: (i - range.lowerBound) / JumpEntry.size, code: cp, target: tp,
+            key: fields.place(ofAddress: base &+ 8 &+ UInt64(bitPattern: k & ~3)),
+            keyFlags: JumpEntryKeyFlags(rawValue: UInt8(truncatingIfNeeded: k & 3))))
+      }
+      i += JumpEntry.size
+    }
+    return out
   }
 }

@@ -90,9 +90,12 @@ struct VerifyVariantsCommand: ParsableCommand {
           ", \(report.neverApplied) replacement\(report.neverApplied == 1 ? "" : "s") for !X86_FEATURE_ALWAYS never applied"
       }
       for (section, n) in report.uncovered.sorted(by: { $0.key < $1.key }) {
-        out += ", \(n) jump\(n == 1 ? "" : "s") into \(section) (no ORC there) not compared"
+        out += ", \(n) jump\(n == 1 ? "" : "s") into \(section) (no unwind information there) not compared"
       }
-      out += ": \(report.mismatches.count) mismatch\(report.mismatches.count == 1 ? "" : "es")\n"
+      out += ": \(report.mismatches.count) mismatch\(report.mismatches.count == 1 ? "" : "es")"
+      let undefined = report.mismatches.filter(\.tableUndefined).count
+      if undefined > 0 { out += " (\(undefined) where the table has no unwind information)" }
+      out += "\n"
       writeStandardOutput(Array(out.utf8))
     }
     if !report.mismatches.isEmpty { throw ExitCode.failure }

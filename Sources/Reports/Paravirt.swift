@@ -30,6 +30,11 @@ public struct ParavirtSiteReport: Sendable, Codable {
   public var slot: String?
   /// `len`: the bytes the patcher may rewrite.
   public var length: Int
+  /// The registers the site lets its code change (its `CLBR_*` bits).
+  public var clobbers: [String]
+  /// Whether the slot is a `struct paravirt_callee_save` (its targets save every register
+  /// but the return one), from BTF; nil without BTF.
+  public var calleeSave: Bool?
   /// The code at the site, as AT&T text.
   public var instruction: String
   /// The pv_ops slot the site's `call *pv_ops+off(%rip)` reads, when it is one.
@@ -72,8 +77,12 @@ public struct ParavirtReport: Sendable, Codable {
     for a in alternatives { altsAt[a.instruction, default: []].append(a) }
 
     var slotNames: [Int: String] = [:]
+    var calleeSaveSlots = Set<Int>()
     if let btf, let id = btf.find("paravirt_patch_template", kind: .structure) {
-      for (offset, name) in btf.flattenedMembers(of: id) where offset % 8 == 0 { slotNames[offset / 8] = name }
+      for (offset, name, type) in btf.flattenedMemberTypes(of: id) where offset % 8 == 0 {
+        slotNames[offset / 8] = name
+        if btf.name(of: type) == "paravirt_callee_save" { calleeSaveSlots.insert(offset / 8) }
+      }
     }
     let pvops = table.file.fileType == .relocatable ? nil : try Self.pvopsAddress(in: table)
 
@@ -133,6 +142,28 @@ public struct ParavirtReport: Sendable, Codable {
       for a in alts where a.replacementLength > s.length {
         problems.append("alternative replacement (\(a.replacementLength) bytes) is longer than the site")
       }
+      // Seed 002: the site's clobbers against what its rewrites change. A direct call to C
+      // code (apply_paravirt()'s rewrite of a slot that is not callee-save) may change
+      // every caller-saved register; a replacement, the registers it writes.
+      let calleeSave: Bool? = slotNames.isEmpty ? nil : calleeSaveSlots.contains(s.type)
+      if calleeSave == false, !s.clobbers.isSuperset(of: .any) {
+        let missing = ParavirtClobbers.any.subtracting(s.clobbers).names.joined(separator: ", ")
+        problems.append(
+          "site clobbers \(Self.list(s.clobbers.names)) only, but a direct call to C code may change \(missing) too"
+        )
+      }
+      for a in (altsAt[s.instruction] ?? []) {
+        guard let written = X86Decoder.writtenRegisters(bytes(a.replacement, a.replacementLength)) else {
+          problems.append("alternative replacement does not decode")
+          continue
+        }
+        let outside = written.filter { ParavirtClobbers.of($0).map { !s.clobbers.isSuperset(of: $0) } ?? true }
+        if !outside.isEmpty {
+          problems.append(
+            "alternative replacement writes \(outside.joined(separator: ", ")), outside the site's clobbers (\(Self.list(s.clobbers.names)))"
+          )
+        }
+      }
       let slot = slotNames[s.type]
       summary["slot." + (slot ?? "\(s.type)"), default: 0] += 1
       if !alts.isEmpty { summary["with_alternative", default: 0] += 1 }
@@ -140,7 +171,8 @@ public struct ParavirtReport: Sendable, Codable {
       out.append(
         ParavirtSiteReport(
           index: s.index, site: describe(s.instruction), type: s.type, slot: slot,
-          length: s.length, instruction: instruction, callSlot: callSlot,
+          length: s.length, clobbers: s.clobbers.names, calleeSave: calleeSave,
+          instruction: instruction, callSlot: callSlot,
           alternatives: alts, problems: problems))
     }
     self.file = file.path
@@ -148,6 +180,8 @@ public struct ParavirtReport: Sendable, Codable {
     self.btf = btf == nil ? nil : btfSource
     self.summary = summary
   }
+
+  static func list(_ names: [String]) -> String { names.isEmpty ? "nothing" : names.joined(separator: ", ") }
 
   static func pvopsAddress(in table: FunctionTable) throws(ELFError) -> UInt64? {
     for i in 0..<table.symbols.count {

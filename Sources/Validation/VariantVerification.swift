@@ -16,6 +16,9 @@ public struct VariantMismatch: Sendable, Codable, Hashable {
   public var derived: String
   /// The entry the table gives there.
   public var table: String
+  /// Whether the table gives no unwind information there (its entry's sp is undefined):
+  /// the unwinder stops as unreliable rather than following a wrong frame.
+  public var tableUndefined = false
 }
 
 /// One site `verify-variants` checked: its variants, boundaries and mismatches.
@@ -47,9 +50,9 @@ public struct VariantReport: Sendable, Codable {
   /// Replacements for `!X86_FEATURE_ALWAYS`: never applied (every boot forces the feature),
   /// so not variants.
   public var neverApplied = 0
-  /// Jumps out of a stream into a section the table has no entry for at all (the
-  /// `.altinstr_aux` of `static_cpu_has()`, run only before the kernel patches the site):
-  /// not compared, counted by section.
+  /// Jumps out of a stream to code the table gives no unwind information for (no entry in
+  /// its section at all, or an undefined one: the `.altinstr_aux` of `static_cpu_has()`,
+  /// run only before the kernel patches the site): not compared, counted by section.
   public var uncovered: [String: Int] = [:]
   public var mismatches: [VariantMismatch] = []
   /// Every site checked, in the order checked.
@@ -106,7 +109,7 @@ extension Validator {
           .init(
             site: site, variant: variant, offset: offset,
             place: g.program.functions.offstr(section: section, offset: at),
-            derived: text(needs), table: text(has)))
+            derived: text(needs), table: text(has), tableUndefined: has?.spReg == .undefined))
       }
     }
     func begin(_ site: String, _ kind: String) { current = VariantSite(site: site, kind: kind, variants: []) }
@@ -169,7 +172,10 @@ extension Validator {
               let d = Int(g.jumpDest[i])
               if d < g.alternatives.group.count && Int(g.alternatives.group[d]) == index {
                 pending.append((d, s))
-              } else if !table.covers(section: Int(t.section[d])) {
+              } else if !table.covers(section: Int(t.section[d]))
+                || (table.entry(section: Int(t.section[d]), offset: UInt64(t.offset[d]))?.spReg == .undefined
+                  && ORCEntry(cfi: s, layout: layout).spReg != .undefined)
+              {
                 report.uncovered[g.program.file.sections[Int(t.section[d])].name, default: 0] += 1
               } else if state(at: d) != nil && !g.isHint[d] {
                 check(

@@ -74,3 +74,38 @@ extension String {
     count >= n ? self : String(repeating: "0", count: n - count) + self
   }
 }
+
+extension X86Decoder {
+  /// The general-purpose registers (64-bit names: `rax`, `r11`) that the instructions in
+  /// `bytes` write, explicitly or implicitly, other than `rsp` and `rip`; nil when some
+  /// byte does not decode. For reports (full operand decoding, not the fast path).
+  public static func writtenRegisters(_ bytes: [UInt8]) -> [String]? {
+    var decoder = ZydisDecoder()
+    ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)
+    var written: [String] = []
+    var offset = 0
+    let ok = bytes.withUnsafeBytes { buffer -> Bool in
+      while offset < buffer.count {
+        var insn = ZydisDecodedInstruction()
+        var operands = [ZydisDecodedOperand](repeating: ZydisDecodedOperand(), count: Int(ZYDIS_MAX_OPERAND_COUNT))
+        let status = operands.withUnsafeMutableBufferPointer { ops in
+          ZydisDecoderDecodeFull(&decoder, buffer.baseAddress! + offset, buffer.count - offset, &insn, ops.baseAddress)
+        }
+        guard status & 0x8000_0000 == 0, insn.length > 0 else { return false }
+        for op in operands.prefix(Int(insn.operand_count))
+        where op.type == ZYDIS_OPERAND_TYPE_REGISTER
+          && op.actions & UInt8(ZYDIS_OPERAND_ACTION_MASK_WRITE.rawValue) != 0
+        {
+          let reg = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, op.reg.value)
+          guard ZydisRegisterGetClass(reg) == ZYDIS_REGCLASS_GPR64, reg != ZYDIS_REGISTER_RSP,
+            let name = ZydisRegisterGetString(reg).map({ String(cString: $0) }), !written.contains(name)
+          else { continue }
+          written.append(name)
+        }
+        offset += Int(insn.length)
+      }
+      return true
+    }
+    return ok ? written : nil
+  }
+}

@@ -86,7 +86,9 @@ struct KernelObjectsTests {
         ".noinstr.text+22: sp:sp+24 bp:(und) type:call end:0", ".noinstr.text+26: sp:sp+8 bp:(und) type:call end:0",
       ],
       objtoolVariants: [
-        "entry_ibpb+0xf: replacement 1 (X86_BUG_IBPB_NO_RET), offset 0x7 (entry_ibpb+0x16): the code needs sp:sp+8 bp:(und) type:call, the table gives sp:sp+16 bp:(und) type:call"
+        "entry_ibpb+0xf: replacement 1 (X86_BUG_IBPB_NO_RET), offset 0x7 (entry_ibpb+0x16): the code needs sp:sp+8 bp:(und) type:call, the table gives sp:sp+16 bp:(und) type:call",
+        "entry_ibpb+0xf: replacement 1 (X86_BUG_IBPB_NO_RET), offset 0xd (entry_ibpb+0x1c): the code needs sp:sp+16 bp:(und) type:call, the table gives sp:sp+8 bp:(und) type:call",
+        "entry_ibpb+0xf: replacement 1 (X86_BUG_IBPB_NO_RET), offset 0x13 (entry_ibpb+0x22): the code needs sp:sp+24 bp:(und) type:call, the table gives sp:sp+8 bp:(und) type:call",
       ]),
     // __switch_to_asm: the same, with the callee-saved registers on the stack.
     "arch/x86/entry/entry_64.o": KnownDifference(
@@ -98,7 +100,9 @@ struct KernelObjectsTests {
         ".text+3b: sp:sp+72 bp:prevsp-16 type:call end:0", ".text+3f: sp:sp+56 bp:prevsp-16 type:call end:0",
       ],
       objtoolVariants: [
-        "__switch_to_asm+0x28: replacement 1 (X86_FEATURE_RSB_CTXSW), offset 0x7 (__switch_to_asm+0x2f): the code needs sp:sp+56 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call"
+        "__switch_to_asm+0x28: replacement 1 (X86_FEATURE_RSB_CTXSW), offset 0x7 (__switch_to_asm+0x2f): the code needs sp:sp+56 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call",
+        "__switch_to_asm+0x28: replacement 1 (X86_FEATURE_RSB_CTXSW), offset 0xd (__switch_to_asm+0x35): the code needs sp:sp+64 bp:prevsp-16 type:call, the table gives sp:sp+56 bp:prevsp-16 type:call",
+        "__switch_to_asm+0x28: replacement 1 (X86_FEATURE_RSB_CTXSW), offset 0x13 (__switch_to_asm+0x3b): the code needs sp:sp+72 bp:prevsp-16 type:call, the table gives sp:sp+56 bp:prevsp-16 type:call",
       ]),
     // __vmx_vcpu_run (kvm-intel.ko): the CFA is %rbp-based there, so objtool 6.1's table
     // is right for every variant, and orctool's is the same: the conflict it sees (and
@@ -128,7 +132,11 @@ struct KernelObjectsTests {
       ],
       objtoolVariants: [
         "__svm_vcpu_run+0x110: replacement 1 (X86_FEATURE_RETPOLINE), offset 0x7 (__svm_vcpu_run+0x117): the code needs sp:sp+64 bp:prevsp-16 type:call, the table gives sp:sp+72 bp:prevsp-16 type:call",
+        "__svm_vcpu_run+0x110: replacement 1 (X86_FEATURE_RETPOLINE), offset 0xd (__svm_vcpu_run+0x11d): the code needs sp:sp+72 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call",
+        "__svm_vcpu_run+0x110: replacement 1 (X86_FEATURE_RETPOLINE), offset 0x13 (__svm_vcpu_run+0x123): the code needs sp:sp+80 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call",
         "__svm_sev_es_vcpu_run+0x29: replacement 1 (X86_FEATURE_RETPOLINE), offset 0x7 (__svm_sev_es_vcpu_run+0x30): the code needs sp:sp+64 bp:prevsp-16 type:call, the table gives sp:sp+72 bp:prevsp-16 type:call",
+        "__svm_sev_es_vcpu_run+0x29: replacement 1 (X86_FEATURE_RETPOLINE), offset 0xd (__svm_sev_es_vcpu_run+0x36): the code needs sp:sp+72 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call",
+        "__svm_sev_es_vcpu_run+0x29: replacement 1 (X86_FEATURE_RETPOLINE), offset 0x13 (__svm_sev_es_vcpu_run+0x3c): the code needs sp:sp+80 bp:prevsp-16 type:call, the table gives sp:sp+64 bp:prevsp-16 type:call",
       ]),
   ]
 
