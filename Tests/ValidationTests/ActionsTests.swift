@@ -87,7 +87,8 @@ struct ActionsTests {
     #expect(outcome.diagnostics.map(\.objtoolText) == ["n+0x0: call to pv_ops[1]() leaves .noinstr.text section"])
   }
 
-  @Test("--mcount: __fentry__ calls become NOPs with their relocations voided, __mcount_loc lists them, tail calls first")
+  @Test(
+    "--mcount: __fentry__ calls become NOPs with their relocations voided, __mcount_loc lists them, tail calls first")
   func mcount() throws {
     let (outcome, file) = try runActions(try Fixtures.assemble("mcount61.S"), ["--mcount"])
     #expect(outcome.diagnostics.map(\.objtoolText) == ["f3+0x0: Tail call to __fentry__ !?!?"])
@@ -130,7 +131,8 @@ struct ActionsTests {
     #expect(plain.diagnostics.map(\.objtoolText) == ["user() falls through to next function g()"])
   }
 
-  @Test("--unret: RET before UNTRAIN, early indirect call; the ENTRY hints become CALL hints when the object is written")
+  @Test(
+    "--unret: RET before UNTRAIN, early indirect call; the ENTRY hints become CALL hints when the object is written")
   func unret() throws {
     let path = try Fixtures.assemble("unret61.S")
     let (outcome, file) = try runActions(path, ["--unret", "--rethunk", "--link", "--orc"])
@@ -222,28 +224,30 @@ struct ActionsTests {
     var testDescription: String { "\(fixture) \(arguments.joined(separator: " "))" }
   }
 
-  static let lines: [Line] = [
-    Line(fixture: "noinstr61.S", arguments: ["--noinstr", "--link"]),
-    Line(fixture: "noinstr61.S", arguments: ["--noinstr", "--link", "--orc", "--uaccess", "--stats"]),
-    Line(fixture: "noinstr61.S", arguments: ["--noinstr", "--link", "--orc", "--backtrace", "--sec-address"]),
-    Line(fixture: "noinstr61.S", arguments: kbuildActions + ["--noinstr", "--link"]),
-    Line(fixture: "mcount61.S", arguments: ["--mcount"]),
-    Line(fixture: "mcount61.S", arguments: ["--mcount", "--orc", "--stats"]),
-    Line(fixture: "mcount61.S", arguments: kbuildActions + ["--mcount"]),
-    Line(fixture: "ibt61.S", arguments: ["--ibt", "--link"]),
-    Line(fixture: "ibt61.S", arguments: ["--ibt", "--link", "--orc", "--stats"]),
-    Line(fixture: "ibt61.S", arguments: ["--ibt", "--link", "--sec-address"]),
-    Line(fixture: "ibt61.S", arguments: ["--orc"]),
-    Line(fixture: "unret61.S", arguments: ["--unret", "--rethunk", "--link"]),
-    Line(fixture: "unret61.S", arguments: ["--unret", "--rethunk", "--link", "--orc", "--backtrace", "--stats"]),
-    Line(fixture: "unret61.S", arguments: ["--unret", "--link", "--orc", "--sec-address", "--backtrace"]),
-    Line(fixture: "unret61.S", arguments: ["--orc"]),
-  ] + unretFailures.indices.map { k in
-    Line(
-      fixture: "unret_fail\(k).S",
-      arguments: ["--unret", "--rethunk", "--link", "--orc", "--backtrace", "--stats", "--hacks=jump_label"],
-      source: ".include \"actions61.inc\"\n\t.section .entry.text, \"ax\"\n" + unretFailures[k].source + "\n")
-  }
+  static let lines: [Line] =
+    [
+      Line(fixture: "noinstr61.S", arguments: ["--noinstr", "--link"]),
+      Line(fixture: "noinstr61.S", arguments: ["--noinstr", "--link", "--orc", "--uaccess", "--stats"]),
+      Line(fixture: "noinstr61.S", arguments: ["--noinstr", "--link", "--orc", "--backtrace", "--sec-address"]),
+      Line(fixture: "noinstr61.S", arguments: kbuildActions + ["--noinstr", "--link"]),
+      Line(fixture: "mcount61.S", arguments: ["--mcount"]),
+      Line(fixture: "mcount61.S", arguments: ["--mcount", "--orc", "--stats"]),
+      Line(fixture: "mcount61.S", arguments: kbuildActions + ["--mcount"]),
+      Line(fixture: "ibt61.S", arguments: ["--ibt", "--link"]),
+      Line(fixture: "ibt61.S", arguments: ["--ibt", "--link", "--orc", "--stats"]),
+      Line(fixture: "ibt61.S", arguments: ["--ibt", "--link", "--sec-address"]),
+      Line(fixture: "ibt61.S", arguments: ["--orc"]),
+      Line(fixture: "unret61.S", arguments: ["--unret", "--rethunk", "--link"]),
+      Line(fixture: "unret61.S", arguments: ["--unret", "--rethunk", "--link", "--orc", "--backtrace", "--stats"]),
+      Line(fixture: "unret61.S", arguments: ["--unret", "--link", "--orc", "--sec-address", "--backtrace"]),
+      Line(fixture: "unret61.S", arguments: ["--orc"]),
+    ]
+    + unretFailures.indices.map { k in
+      Line(
+        fixture: "unret_fail\(k).S",
+        arguments: ["--unret", "--rethunk", "--link", "--orc", "--backtrace", "--stats", "--hacks=jump_label"],
+        source: ".include \"actions61.inc\"\n\t.section .entry.text, \"ax\"\n" + unretFailures[k].source + "\n")
+    }
 
   @Test(
     "against objtool 6.1: every section, the symbol table, the ORC, the warnings, --stats and the status, run twice",
