@@ -25,7 +25,9 @@ struct CheckCommand: ParsableCommand {
   @Flag(help: "STAC/CLAC regions are validated for SMAP (objtool's --uaccess).") var uaccess = false
   @Flag(help: "Noinstr code calls only noinstr code (objtool's --noinstr; needs --link).") var noinstr = false
   @Flag(help: "Calls to __fentry__ become NOPs listed in __mcount_loc (objtool's --mcount).") var mcount = false
-  @Flag(help: "Addresses of code taken must name an ENDBR; .ibt_endbr_seal lists the others (objtool's --ibt; needs --link).")
+  @Flag(
+    help:
+      "Addresses of code taken must name an ENDBR; .ibt_endbr_seal lists the others (objtool's --ibt; needs --link).")
   var ibt = false
   @Flag(help: "Entry code untrains the return predictor before any return (objtool's --unret; needs --link).")
   var unret = false
@@ -244,7 +246,7 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
   }
   // link_opts_valid(): these need the whole vmlinux (or a linked module).
   if !link, let (name, _) = actions61.first(where: { $0.0 != "--mcount" && $0.1 }) {
-    if options.actions.stats { out.output(statisticsText(CheckStatistics.fileLines(program.file))) }
+    if options.actions.stats { out.output(statisticsText(CheckStatistics.elfLines(program.file))) }
     out.error("error: objtool: \(name) requires --link\n")
     return 1
   }

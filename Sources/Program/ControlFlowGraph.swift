@@ -203,7 +203,8 @@ public final class ControlFlowGraph: Sendable {
     }
     let fentry =
       options.mcount
-      ? try FentryCalls(program: program, table: table, classes: classes, jumps: jumps, calls: calls, rewrites: &rewrites)
+      ? try FentryCalls(
+        program: program, table: table, classes: classes, jumps: jumps, calls: calls, rewrites: &rewrites)
       : nil
     for i in fentry?.sites ?? [] {
       type[i] = .nop

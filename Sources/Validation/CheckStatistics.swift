@@ -6,11 +6,26 @@ import Program
 /// `add_special_section_alts()`, `create_ibt_endbr_seal_sections()` and the end of
 /// `check()`). Each group is printed only when objtool gets that far.
 public enum CheckStatistics {
-  /// `elf_open_read()`'s lines and `cfi_bits`: the sections, symbols and relocations, and
-  /// the bits of each hash table (`max(10, ilog2(n))`).
+  /// `elf_open_read()`'s lines and `check()`'s first, `cfi_bits`.
   public static func fileLines(_ file: ELFFile) -> [String] {
+    let lines = elfLines(file)
+    // cfi_hash_alloc(1UL << (symbol_bits - 3))
+    return lines + ["cfi_bits: \(max(10, symbolBits(file) - 3))"]
+  }
+
+  /// `bits()` of the symbol table's entries.
+  static func symbolBits(_ file: ELFFile) -> Int { bits(UInt64(symbolCount(file))) }
+
+  /// The entries of the symbol table (`sh_size / sh_entsize`).
+  static func symbolCount(_ file: ELFFile) -> Int {
+    file.sections.first { $0.type == .symtab }.map { $0.entrySize > 0 ? Int($0.size / $0.entrySize) : 0 } ?? 0
+  }
+
+  /// `elf_open_read()`'s lines: the sections, symbols and relocations, and the bits of
+  /// each hash table (`max(10, ilog2(n))`).
+  public static func elfLines(_ file: ELFFile) -> [String] {
     let sections = file.sections.count
-    let symbols = file.sections.first { $0.type == .symtab }.map { $0.entrySize > 0 ? Int($0.size / $0.entrySize) : 0 } ?? 0
+    let symbols = symbolCount(file)
     var maxRelocations = 0
     var totalRelocations = 0
     for s in file.sections where (s.type == .rela || s.type == .rel) && s.entrySize > 0 {
@@ -19,13 +34,10 @@ public enum CheckStatistics {
       totalRelocations += n
     }
     let textSize = file.sections.filter { $0.flags.contains(.execInstr) }.reduce(UInt64(0)) { $0 &+ $1.size }
-    let symbolBits = bits(UInt64(symbols))
     return [
       "nr_sections: \(sections)", "section_bits: \(bits(UInt64(sections)))", "nr_symbols: \(symbols)",
-      "symbol_bits: \(symbolBits)", "max_reloc: \(maxRelocations)", "tot_reloc: \(totalRelocations)",
+      "symbol_bits: \(bits(UInt64(symbols)))", "max_reloc: \(maxRelocations)", "tot_reloc: \(totalRelocations)",
       "reloc_bits: \(bits(textSize / 16))",
-      // cfi_hash_alloc(1UL << (symbol_bits - 3))
-      "cfi_bits: \(max(10, symbolBits - 3))",
     ]
   }
 

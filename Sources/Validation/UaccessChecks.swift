@@ -73,30 +73,30 @@ extension Validator {
     case .stac:
       guard graph.options.uaccess else { return true }
       if flags.uaccess {
-        warn(i, "recursive UACCESS enable")
+        warnInPathSection(i, "recursive UACCESS enable")
         return false
       }
       flags.uaccess = true
     case .clac:
       guard graph.options.uaccess else { return true }
       if !flags.uaccess && fn >= 0 {
-        warn(i, "redundant UACCESS disable")
+        warnInPathSection(i, "redundant UACCESS disable")
         return false
       }
       if isUaccessSafe(fn) && flags.uaccessStack == 0 {
-        warn(i, "UACCESS-safe disables UACCESS")
+        warnInPathSection(i, "UACCESS-safe disables UACCESS")
         return false
       }
       flags.uaccess = false
     case .std:
       if flags.df {
-        warn(i, "recursive STD")
+        warnInPathSection(i, "recursive STD")
         return false
       }
       flags.df = true
     case .cld:
       if !flags.df && fn >= 0 {
-        warn(i, "redundant CLD")
+        warnInPathSection(i, "redundant CLD")
         return false
       }
       flags.df = false

@@ -62,8 +62,9 @@ public final class Validator {
   /// The distinct CFI states recorded (hinted instructions' and those validation reached).
   public var recordedStates: [CFIState] { states }
 
-  /// `nr_insns_visited`: the instructions validation reached.
-  public var visitedCount: Int { visited.lazy.filter { $0 != 0 }.count }
+  /// `nr_insns_visited`: the times validation reached an instruction no path had been
+  /// through (one whose path stopped before it was marked, at a CFI restore, counts again).
+  public internal(set) var visitedCount = 0
 
   /// The CFI state validation recorded at instruction `i`, if it reached it.
   public func state(at i: Int) -> CFIState? { cfi[i] >= 0 ? states[Int(cfi[i])] : nil }
@@ -104,6 +105,25 @@ public final class Validator {
     guard mayWarn(i) else { return }
     var d = Diagnostic(place: graph.place(i), message: message, related: related)
     if recordPaths && !path.isEmpty { d.path = explainPath(endingAt: pathEnd ?? i) }
+    diagnostics.append(d)
+  }
+
+  /// A warning about instruction `i` that objtool 6.1's `validate_branch()` places in the
+  /// section its path started in (`WARN_FUNC(..., sec, insn->offset)`, `sec` taken at the
+  /// start): a path that began in a replacement stream and went on into the original
+  /// code names `.altinstr_replacement` and the instruction's offset in its own section.
+  func warnInPathSection(_ i: Int, _ message: String) {
+    let g = graph
+    let start = path.last.map { Int($0.start) } ?? i
+    guard g.table.section[start] != g.table.section[i] else {
+      warn(i, message)
+      return
+    }
+    guard mayWarn(i) else { return }
+    var place = g.place(i)
+    place.text = g.program.offstr(SectionPlace(section: Int(g.table.section[start]), offset: place.offset))
+    var d = Diagnostic(place: place, message: message)
+    if recordPaths && !path.isEmpty { d.path = explainPath(endingAt: i) }
     diagnostics.append(d)
   }
 
@@ -212,13 +232,15 @@ public final class Validator {
       let insnFunc = Int(g.table.function[i])
       if fn >= 0 && insnFunc >= 0 && fn != g.parent[insnFunc] { return fallsThrough(fn, into: insnFunc, at: i) }
       if fn >= 0 && g.ignored[i] {
-        warn(i, "BUG: why am I validating an ignored function?")
+        warnInPathSection(i, "BUG: why am I validating an ignored function?")
         return true
       }
       let visitedBit: UInt8 = flags.uaccess ? 2 : 1
       if visited[i] != 0 {
         if !g.isHint[i] && !cfiMatch(i, state) { return true }
         if visited[i] & visitedBit != 0 { return false }
+      } else {
+        visitedCount += 1
       }
       if g.isHint[i] {
         if g.hints.restores.contains(i) && !restoreSavedState(i) { return true }
@@ -273,7 +295,7 @@ public final class Validator {
       case .call, .callDynamic:
         if !validateCall(i, flags) { return true }
         if stackValidation && fn >= 0 && !isFentryCall(i) && !hasValidStackFrame(state) {
-          warn(i, "call without frame pointer save/setup")
+          warnInPathSection(i, "call without frame pointer save/setup")
           return true
         }
         if g.isDeadEnd(i) { return false }
@@ -303,7 +325,7 @@ public final class Validator {
       case .contextSwitch:
         guard fn >= 0 else { return false }
         if let n = next, g.isHint[n] { break }
-        warn(i, "unsupported instruction in callable function")
+        warnInPathSection(i, "unsupported instruction in callable function")
         return true
       case .stac, .clac, .std, .cld:
         if !updateFlags(i, function: fn, &flags) { return true }
@@ -313,7 +335,8 @@ public final class Validator {
       if g.deadEnd[i] { return false }
       guard let n = next else {
         if state.cfa.base == CFIBase.undefined || g.ignoreUnreachables { return false }
-        warn("\(g.program.file.sections[Int(g.table.section[i])].name): unexpected end of section", pathEnd: i)
+        // validate_branch() names the section the path started in.
+        warn("\(g.program.file.sections[Int(g.table.section[start])].name): unexpected end of section", pathEnd: i)
         return true
       }
       i = n
@@ -419,11 +442,11 @@ public final class Validator {
       k -= 1
     }
     guard let save else {
-      warn(i, "no corresponding CFI save for CFI restore")
+      warnInPathSection(i, "no corresponding CFI save for CFI restore")
       return false
     }
     guard visited[save] != 0 else {
-      warn(i, "objtool isn't smart enough to handle this CFI save/restore combo")
+      warnInPathSection(i, "objtool isn't smart enough to handle this CFI save/restore combo")
       return false
     }
     cfi[i] = cfi[save]

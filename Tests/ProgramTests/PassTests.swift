@@ -503,3 +503,45 @@ struct CallSitePassTests {
         == "f+0x0: retpoline_safe hint not an indirect jump/call/ret/nop")
   }
 }
+
+@Suite("Passes: objtool 6.1's other actions")
+struct ActionPassTests {
+  @Test(
+    "pv_ops slots: the tables in order, each function once, _paravirt_nop left out, .init.text stores, last found first"
+  )
+  func paravirtSlots() throws {
+    let path = try Fixtures.assemble("noinstr61.S")
+    let p = try Program(file: try ELFFile(path: path))
+    let t = try InstructionTable.decode(p)
+    let pv = try #require(try ParavirtCallTargets.read(program: p, table: t))
+    #expect(pv.slotCount == 6)
+    let names = pv.targets.mapValues { $0.map { "\($0.name)\($0.noinstr ? "" : " (instrumented)")" } }
+    #expect(
+      names == [1: ["n_leaf"], 2: ["n_leaf2", "t (instrumented)"], 3: ["t2 (instrumented)"], 4: ["t3 (instrumented)"]])
+    // An object without pv_ops has no table at all (objtool's file->pv_ops is NULL).
+    let (q, u) = try load("nopv.S", ".text\nf: call *%rax\nret\n")
+    #expect(try ParavirtCallTargets.read(program: q, table: u) == nil)
+  }
+
+  @Test("instrumentation marks add up per instruction; instr_begin is read only beside instr_end, as objtool 6.1 does")
+  func instrumentationMarks() throws {
+    let begin = ".Lb\\@: nop\n.pushsection .discard.instr_begin\n.long .Lb\\@ - .\n.popsection\n"
+    let end = ".Le\\@: nop\n.pushsection .discard.instr_end\n.long .Le\\@ - .\n.popsection\n"
+    let source = ".macro B\n\(begin).endm\n.macro E\n\(end).endm\n.text\nB\nE\nret\n"
+    let (p, t) = try load("instr.S", source)
+    #expect(try InstrumentationHints(program: p, table: t).counts == [0: 1, 1: -1])
+    let (q, u) = try load("instr_begin_only.S", ".macro B\n\(begin).endm\n.text\nB\nret\n")
+    #expect(try InstrumentationHints(program: q, table: u).counts.isEmpty)
+  }
+
+  @Test("ENDBRs: those at a function's start in function order, those inside counted")
+  func endbrs() throws {
+    let (p, t) = try load(
+      "endbr.S",
+      ".text\n.type f, @function\nf: endbr64\nnop\nendbr64\nret\n.size f, . - f\n"
+        + ".type g, @function\ng: endbr64\nret\n.size g, . - g\n")
+    let e = EndbrInstructions(program: p, table: t)
+    #expect(e.functionStarts == [try insn(p, t, 0), try insn(p, t, 10)])
+    #expect(e.insideFunctions == 1)
+  }
+}

@@ -1,3 +1,4 @@
+import ELF
 import Foundation
 
 /// Two objects compared section by section as readelf prints them (what
@@ -50,6 +51,26 @@ public enum ObjectComparison {
     if try symbols(a) != symbols(b) { out.append("symtab") }
     let orc = { (p: String) in try Fixtures.run(objtool, ["--dump=orc", p]).stdout }
     if try orc(a) != orc(b) { out.append("orc") }
+    return out
+  }
+}
+
+extension ObjectComparison {
+  /// What differs between `a` and `b` read in process (fast enough for a build's worth of
+  /// objects): each section's header fields but its file offset, and its bytes, compared
+  /// by name in section order (the relocation sections and `.symtab` too, so relocations
+  /// and symbols are compared entry by entry); "sections" when the lists of names differ.
+  public static func sectionDifferences(_ a: String, _ b: String) throws -> [String] {
+    let x = try ELFFile(path: a)
+    let y = try ELFFile(path: b)
+    guard x.sections.map(\.name) == y.sections.map(\.name) else { return ["sections"] }
+    var out: [String] = []
+    for (s, t) in zip(x.sections, y.sections) {
+      let header = { (h: Section) in [h.type.rawValue, UInt32(truncatingIfNeeded: h.flags.rawValue), h.link, h.info] }
+      let sizes = { (h: Section) in [h.size, h.entrySize, h.alignment, h.address] }
+      let bytes = { (f: ELFFile, h: Section) in h.hasFileContents ? Array(f.contents(of: h).bytes) : [] }
+      if header(s) != header(t) || sizes(s) != sizes(t) || bytes(x, s) != bytes(y, t) { out.append(s.name) }
+    }
     return out
   }
 }

@@ -126,7 +126,8 @@ public struct JumpDestinations: Sendable {
         let toName = functions.functions[to].name
         if !fromName.contains(ascii: ".cold") && toName.contains(ascii: ".cold") {
           parent[to] = from
-        } else if parent[from] != parent[to] && Self.isFirstInstruction(dest, of: functions.functions[to], table, ibt: ibt)
+        } else if parent[from] != parent[to]
+          && Self.isFirstInstruction(dest, of: functions.functions[to], table, ibt: ibt)
         {
           siblingCalls[i] = .function(to)
           siblingCallSymbols[i] = functions.functions[to].symbolIndex

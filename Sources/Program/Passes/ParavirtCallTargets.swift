@@ -50,11 +50,6 @@ public struct ParavirtCallTargets: Sendable {
     return ParavirtCallTargets(slotCount: builder.slotCount, targets: builder.targets)
   }
 
-  init(slotCount: Int, targets: [Int: [Target]]) {
-    self.slotCount = slotCount
-    self.targets = targets
-  }
-
   /// `objtool_pv_add()` over the tables and the stores, in objtool's order.
   struct Builder {
     let program: Program
