@@ -13,12 +13,22 @@ import PackageDescription
 let dynamicRuntime = Context.environment["ORCTOOL_DYNAMIC_RUNTIME"] != nil
 let staticRelease: [SwiftSetting] =
   dynamicRuntime ? [] : [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+/// Start-up in the static binary: it is linked at a fixed address (`-no-pie`), so the loader
+/// applies no relocations to its pointers (as a position-independent executable, the ~240 pages
+/// holding them were copied at every start: about 0.9 ms of each run), and with the C++ and GCC
+/// runtimes that the Swift runtime needs linked in (`Linker/libstdc++.so` is a linker script
+/// that points `-lstdc++` at GCC's `libstdc++.a`), which saves loading and binding those
+/// shared libraries (about 0.5 ms). Measured on `orctool --orc --module --link` of a missing
+/// file: 2.8 ms of CPU before, 1.1 ms after.
 let staticLink: [LinkerSetting] =
   dynamicRuntime
   ? []
   : [
     .unsafeFlags(
-      ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
+      [
+        "-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+        "-Xclang-linker", "-no-pie", "-Xclang-linker", "-static-libgcc", "-L", Context.packageDirectory + "/Linker",
+      ],
       .when(configuration: .release))
   ]
 
