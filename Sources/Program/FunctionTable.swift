@@ -58,7 +58,9 @@ public struct FunctionTable: Sendable {
           unit: s.binding == .local ? unit : nil))
     }
     self.functions = functions
-    self.labels = labels.mapValues { $0.sorted { ($0.offset, $0.size, $0.symbol) < ($1.offset, $1.size, $1.symbol) } }
+    self.labels = labels.mapValues {
+      $0.mergeSorted { ($0.offset, $0.size, $0.symbol) < ($1.offset, $1.size, $1.symbol) }
+    }
     var bySection: [Int: [Int]] = [:]
     var byName: [String: [Int]] = [:]
     for f in functions {
@@ -66,7 +68,7 @@ public struct FunctionTable: Sendable {
       byName[f.name, default: []].append(f.id)
     }
     for (k, v) in bySection {
-      bySection[k] = v.sorted {
+      bySection[k] = v.mergeSorted {
         (functions[$0].offset, functions[$0].size, $0) < (functions[$1].offset, functions[$1].size, $1)
       }
     }

@@ -17,10 +17,25 @@ public struct RelocationIndex: Sendable {
       let target = Int(s.info)
       guard target < file.sections.count, file.sections[target].flags.contains(.execInstr) else { continue }
       let table = try file.relocations(s)
+      var relocations: [Relocation] = []
+      relocations.reserveCapacity(table.count)
+      var ascending = true
+      for k in 0..<table.count {
+        let r = table[k]
+        if let last = relocations.last, r.offset < last.offset { ascending = false }
+        relocations.append(r)
+      }
       // The assembler writes relocations in fixup order, which is not always ascending.
-      let order = (0..<table.count).sorted { (table[$0].offset, $0) < (table[$1].offset, $1) }
-      bySection[target, default: []] += order.map { table[$0] }
-      entries[target, default: []] += order.map { (Int32(s.index), Int32($0)) }
+      if ascending {
+        bySection[target, default: []] += relocations
+        entries[target, default: []] += (0..<relocations.count).map { (Int32(s.index), Int32($0)) }
+      } else {
+        let order = Array(0..<relocations.count).mergeSorted {
+          (relocations[$0].offset, $0) < (relocations[$1].offset, $1)
+        }
+        bySection[target, default: []] += order.map { relocations[$0] }
+        entries[target, default: []] += order.map { (Int32(s.index), Int32($0)) }
+      }
     }
     self.bySection = bySection
     self.entries = entries

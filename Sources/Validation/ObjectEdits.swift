@@ -98,7 +98,7 @@ public struct ObjectEdits: Sendable {
       for (section, index) in made.symbols { sectionSymbol[section] = index }
     }
     let replaced = Set(replacing.map(\.index))
-    for (index, data) in contents.sorted(by: { $0.key < $1.key }) where !replaced.contains(index) {
+    for (index, data) in Array(contents).mergeSorted(by: { $0.key < $1.key }) where !replaced.contains(index) {
       replacing.append(SectionReplacement(index: index, data: data))
     }
     var new: [NewSection] = []

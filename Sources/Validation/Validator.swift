@@ -52,7 +52,7 @@ public final class Validator {
     cfi = Array(repeating: -1, count: graph.table.count)
     flattening = AlternativeFlattening(groups: graph.alternatives.groups)
     // Hinted instructions carry their CFI whether or not a path reaches them.
-    for (i, state) in graph.hints.states.sorted(by: { $0.key < $1.key }) { cfi[i] = intern(state) }
+    for (i, state) in Array(graph.hints.states).mergeSorted(by: { $0.key < $1.key }) { cfi[i] = intern(state) }
   }
 
   /// The number of distinct CFI states.
@@ -121,7 +121,7 @@ public final class Validator {
     var count = priorWarnings
     for (s, _) in t.codeSections {
       let funcs = functions.functions.filter { $0.section == s }
-        .sorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
+        .mergeSorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
       for f in funcs {
         if f.size == 0 {
           warn("\(f.name)() is missing an ELF size annotation")

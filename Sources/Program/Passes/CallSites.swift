@@ -33,7 +33,7 @@ public struct CallSites: Sendable {
     var staticCalls: [StaticCall] = []
     var retpolineCalls: [Int] = []
     // add_jump_destinations(): sibling calls and jumps through a retpoline thunk.
-    let jumpSites = Set(jumps.siblingCallSymbols.keys).union(jumps.retyped.keys).sorted()
+    let jumpSites = Set(jumps.siblingCallSymbols.keys).union(jumps.retyped.keys).mergeSorted()
     for i in jumpSites where annotated(i) {
       if let sym = jumps.siblingCallSymbols[i] {
         if classes[sym].contains(.staticCallTrampoline) {
@@ -44,7 +44,7 @@ public struct CallSites: Sendable {
       }
     }
     // add_call_destinations(): calls.
-    let callSites = Set(calls.callSymbols.keys).union(calls.retpolineCalls).sorted()
+    let callSites = Set(calls.callSymbols.keys).union(calls.retpolineCalls).mergeSorted()
     for i in callSites where annotated(i) {
       if calls.retpolineCalls.contains(i) {
         retpolineCalls.append(i)

@@ -39,7 +39,7 @@ public struct JumpTables: Sendable {
     let offset = table.offset
     let rodata = Set(
       file.sections.filter {
-        ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
+        ($0.name.hasPrefix(".rodata") && !$0.name.contains(ascii: ".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
       }.map(\.index))
     guard !rodata.isEmpty else {
       paths = [:]
