@@ -236,9 +236,9 @@ public final class ControlFlowGraph: Sendable {
   /// `add_call_dest()`: the callee's return undoes its push), nor for a call turned
   /// into a NOP (`--hacks=noinstr`), else as decoded.
   @inline(__always)
-  public func ops(_ i: Int) -> [StackOp] {
+  public func ops(_ i: Int) -> StackOps {
     let t = type[i]
-    return t == .call || t == .callDynamic || (t == .nop && table.type[i] == .call) ? [] : table.ops[i]
+    return t == .call || t == .callDynamic || (t == .nop && table.type[i] == .call) ? StackOps() : table.ops(i)
   }
 
   /// `is_sibling_call()`.

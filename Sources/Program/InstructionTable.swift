@@ -14,8 +14,10 @@ public struct InstructionTable: Sendable {
   public internal(set) var type: [InsnType] = []
   /// The first immediate, sign-extended (a branch's displacement).
   public internal(set) var immediate: [Int64] = []
-  /// The stack operations as decoded.
-  public internal(set) var ops: [[StackOp]] = []
+  /// The stack operations as decoded, every instruction's in one array: instruction `i`'s
+  /// are `opList[opStart[i] ..< opStart[i + 1]]` (see ``ops(_:)``).
+  var opStart: [UInt32] = [0]
+  var opList: [StackOp] = []
   /// The function symbol (not an alias) covering each instruction, or -1.
   public internal(set) var function: [Int32] = []
   /// Per code section: the range of its decoded instructions.
@@ -38,6 +40,14 @@ public struct InstructionTable: Sendable {
   /// The next decoded instruction in the same section (never a synthetic one).
   public func next(_ i: Int) -> Int? {
     i + 1 < decodedCount && section[i + 1] == section[i] ? i + 1 : nil
+  }
+
+  /// The stack operations of instruction `i` as decoded.
+  @inline(__always)
+  public func ops(_ i: Int) -> StackOps {
+    var ops = StackOps()
+    for k in Int(opStart[i])..<Int(opStart[i + 1]) { ops.append(opList[k]) }
+    return ops
   }
 
   /// The place of instruction `i`.
@@ -72,7 +82,7 @@ public struct InstructionTable: Sendable {
     length.append(UInt8(clamping: l))
     type.append(.nop)
     immediate.append(0)
-    ops.append([])
+    opStart.append(opStart[opStart.count - 1])
     function.append(fn)
     return section.count - 1
   }

@@ -28,6 +28,46 @@ public struct StackOp: Sendable, Hashable {
   public var srcOffset: Int64 = 0
 }
 
+/// The stack operations of one instruction (`insn->stack_ops`), in order: at most two on
+/// x86-64 (`leave`), kept inline so that decoding allocates nothing per instruction.
+public struct StackOps: RandomAccessCollection, Hashable, Sendable, ExpressibleByArrayLiteral {
+  /// The most an instruction has.
+  public static let capacity = 2
+  private var stored: UInt8 = 0
+  private var op0 = StackOps.unused
+  private var op1 = StackOps.unused
+  private static let unused = StackOp(destType: .reg, srcType: .reg)
+
+  /// No operations.
+  public init() {}
+
+  public init(arrayLiteral elements: StackOp...) {
+    for op in elements { append(op) }
+  }
+
+  public var startIndex: Int { 0 }
+  public var endIndex: Int { Int(stored) }
+
+  public subscript(position: Int) -> StackOp {
+    precondition(position >= 0 && position < Int(stored), "stack operation index out of range")
+    return position == 0 ? op0 : op1
+  }
+
+  /// Adds `op` after the others (at most ``capacity``).
+  public mutating func append(_ op: StackOp) {
+    precondition(Int(stored) < Self.capacity, "more than \(Self.capacity) stack operations")
+    if stored == 0 { op0 = op } else { op1 = op }
+    stored += 1
+  }
+
+  public static func == (a: StackOps, b: StackOps) -> Bool { a.elementsEqual(b) }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(stored)
+    for op in self { hasher.combine(op) }
+  }
+}
+
 extension X86Decoder {
   /// Decodes the instruction at `offset` with objtool's classification
   /// (`arch_decode_instruction()`, tools/objtool/arch/x86/decode.c); nil if
@@ -67,13 +107,13 @@ extension X86Decoder {
     guard status & 0x8000_0000 == 0 else {
       // objtool's decoder takes these as INSN_OTHER, without stack operations.
       return invalidIn64Length(bytes, at: offset).map {
-        X86Instruction(length: $0, type: .other, immediate: 0, immediateOffset: 0, ops: [])
+        X86Instruction(length: $0, type: .other, immediate: 0, immediateOffset: 0, ops: StackOps())
       }
     }
     let raw = insn.raw
     var out = X86Instruction(
       length: Int(insn.length), type: .other, immediate: 0,
-      immediateOffset: raw.imm.0.size > 0 ? raw.imm.0.offset : 0, ops: [])
+      immediateOffset: raw.imm.0.size > 0 ? raw.imm.0.offset : 0, ops: StackOps())
     // The first immediate, sign-extended from its size as the kernel's decoder stores it.
     var imm: Int64 = 0
     if raw.imm.0.size > 0 {
@@ -207,7 +247,7 @@ extension X86Decoder {
         if modrm == 0xca { out.type = .clac } else if modrm == 0xcb { out.type = .stac }
       } else if op2 >= 0x80 && op2 <= 0x8f {
         out.type = .jumpConditional
-      } else if [0x05, 0x07, 0x34, 0x35].contains(op2) {
+      } else if op2 == 0x05 || op2 == 0x07 || op2 == 0x34 || op2 == 0x35 {
         out.type = .contextSwitch
       } else if op2 == 0x0b || op2 == 0xb9 {
         out.type = .bug

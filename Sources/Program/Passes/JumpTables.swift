@@ -33,6 +33,12 @@ public struct JumpTables: Sendable {
     program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32], parent: [Int],
     coldChild: [Int: Int]
   ) throws(ELFError) {
+    // Switch tables are found only from indirect jumps: without one (most objects), nothing to read.
+    guard type.contains(.jumpDynamic) else {
+      paths = [:]
+      ignoreUnreachables = false
+      return
+    }
     let file = program.file
     let functions = program.functions
     let function = table.function
