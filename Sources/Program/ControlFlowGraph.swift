@@ -237,8 +237,19 @@ public final class ControlFlowGraph: Sendable {
   /// into a NOP (`--hacks=noinstr`), else as decoded.
   @inline(__always)
   public func ops(_ i: Int) -> StackOps {
+    opsRemoved(i) ? StackOps() : table.ops(i)
+  }
+
+  /// Whether instruction `i` has stack operations (``ops(_:)`` is not empty), without building them.
+  @inline(__always)
+  public func hasOps(_ i: Int) -> Bool {
+    table.opStart[i] != table.opStart[i + 1] && !opsRemoved(i)
+  }
+
+  @inline(__always)
+  func opsRemoved(_ i: Int) -> Bool {
     let t = type[i]
-    return t == .call || t == .callDynamic || (t == .nop && table.type[i] == .call) ? StackOps() : table.ops(i)
+    return t == .call || t == .callDynamic || (t == .nop && table.type[i] == .call)
   }
 
   /// `is_sibling_call()`.

@@ -16,12 +16,14 @@ public struct InstructionTable: Sendable {
   public internal(set) var immediate: [Int64] = []
   /// The stack operations as decoded, every instruction's in one array: instruction `i`'s
   /// are `opList[opStart[i] ..< opStart[i + 1]]` (see ``ops(_:)``).
-  var opStart: [UInt32] = [0]
-  var opList: [StackOp] = []
+  public internal(set) var opStart: [UInt32] = [0]
+  public internal(set) var opList: [StackOp] = []
   /// The function symbol (not an alias) covering each instruction, or -1.
   public internal(set) var function: [Int32] = []
   /// Per code section: the range of its decoded instructions.
   public internal(set) var sectionRange: [Int: Range<Int>] = [:]
+  /// `sectionRange` by section index (empty for a section with no code), for lookups by place.
+  var rangeOfSection: [Range<Int>] = []
   /// Code sections in index order, and whether each counts as text for ORC.
   public internal(set) var codeSections: [(index: Int, text: Bool)] = []
   /// The number of decoded instructions; synthetic ones follow them.
@@ -32,9 +34,21 @@ public struct InstructionTable: Sendable {
 
   /// The decoded instruction at `offset` of `section`, or nil.
   public func instruction(in section: Int, at offset: UInt64) -> Int? {
-    guard let r = sectionRange[section], !r.isEmpty else { return nil }
-    let k = self.offset[r].partitioningIndex { UInt64($0) >= offset }
-    return k < r.upperBound && UInt64(self.offset[k]) == offset ? k : nil
+    guard section >= 0 && section < rangeOfSection.count, offset <= UInt64(UInt32.max) else { return nil }
+    let r = rangeOfSection[section]
+    let wanted = UInt32(offset)
+    var low = r.lowerBound
+    var count = r.count
+    while count > 0 {
+      let half = count / 2
+      if self.offset[low + half] < wanted {
+        low += half + 1
+        count -= half + 1
+      } else {
+        count = half
+      }
+    }
+    return low < r.upperBound && self.offset[low] == wanted ? low : nil
   }
 
   /// The next decoded instruction in the same section (never a synthetic one).

@@ -215,7 +215,7 @@ public final class Validator {
         if g.alternatives.skipOriginal.contains(i) { return false }
       }
 
-      if !g.ops(i).isEmpty && !applyStackOps(i, to: &state, flags: &flags, inFunction: insnFunc >= 0, next: next) {
+      if g.hasOps(i) && !applyStackOps(i, to: &state, flags: &flags, inFunction: insnFunc >= 0, next: next) {
         return true
       }
 

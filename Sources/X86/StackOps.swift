@@ -17,6 +17,7 @@ public enum CFIRegister {
 }
 
 /// One effect of an instruction on the stack (`struct stack_op`).
+@frozen
 public struct StackOp: Sendable, Hashable {
   public enum SourceType: UInt8, Sendable { case reg, regIndirect, const, pop, popf, add, and }
   public enum DestinationType: UInt8, Sendable { case reg, regIndirect, push, pushf, mem }
@@ -26,36 +27,47 @@ public struct StackOp: Sendable, Hashable {
   public var srcType: SourceType
   public var srcReg: UInt8 = 0
   public var srcOffset: Int64 = 0
+
+  @inlinable
+  public init(
+    destType: DestinationType, destReg: UInt8 = 0, destOffset: Int64 = 0, srcType: SourceType, srcReg: UInt8 = 0,
+    srcOffset: Int64 = 0
+  ) {
+    (self.destType, self.destReg, self.destOffset) = (destType, destReg, destOffset)
+    (self.srcType, self.srcReg, self.srcOffset) = (srcType, srcReg, srcOffset)
+  }
 }
 
 /// The stack operations of one instruction (`insn->stack_ops`), in order: at most two on
 /// x86-64 (`leave`), kept inline so that decoding allocates nothing per instruction.
+@frozen
 public struct StackOps: RandomAccessCollection, Hashable, Sendable, ExpressibleByArrayLiteral {
   /// The most an instruction has.
   public static let capacity = 2
-  private var stored: UInt8 = 0
-  private var op0 = StackOps.unused
-  private var op1 = StackOps.unused
-  private static let unused = StackOp(destType: .reg, srcType: .reg)
+  @usableFromInline var stored: UInt8 = 0
+  @usableFromInline var op0 = StackOp(destType: .reg, srcType: .reg)
+  @usableFromInline var op1 = StackOp(destType: .reg, srcType: .reg)
 
   /// No operations.
-  public init() {}
+  @inlinable public init() {}
 
   public init(arrayLiteral elements: StackOp...) {
     for op in elements { append(op) }
   }
 
-  public var startIndex: Int { 0 }
-  public var endIndex: Int { Int(stored) }
+  @inlinable public var startIndex: Int { 0 }
+  @inlinable public var endIndex: Int { Int(stored) }
 
+  @inlinable
   public subscript(position: Int) -> StackOp {
     precondition(position >= 0 && position < Int(stored), "stack operation index out of range")
     return position == 0 ? op0 : op1
   }
 
   /// Adds `op` after the others (at most ``capacity``).
+  @inlinable
   public mutating func append(_ op: StackOp) {
-    precondition(Int(stored) < Self.capacity, "more than \(Self.capacity) stack operations")
+    precondition(stored < 2, "more than two stack operations")
     if stored == 0 { op0 = op } else { op1 = op }
     stored += 1
   }

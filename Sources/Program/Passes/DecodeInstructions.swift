@@ -108,6 +108,10 @@ extension InstructionTable {
       table.opStart.append(contentsOf: r.opEnds.lazy.map { opBase + $0 })
       table.opList.append(contentsOf: r.opList)
       table.sectionRange[s.index] = start..<table.section.count
+      if table.rangeOfSection.count <= s.index {
+        table.rangeOfSection += Array(repeating: 0..<0, count: s.index + 1 - table.rangeOfSection.count)
+      }
+      table.rangeOfSection[s.index] = start..<table.section.count
     }
     table.decodedCount = table.section.count
     table.function = Array(repeating: -1, count: table.count)
