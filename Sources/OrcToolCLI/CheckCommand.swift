@@ -215,7 +215,7 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
   // objtool_open_read(): the backup is made when the object is opened, whatever follows.
   if options.backup {
     let backup = Result(catching: { () throws(ELFError) in
-      try replaceFile(atPath: file + ".orig", with: [UInt8](program.file.source.bytes))
+      try replaceFile(atPath: file + ".orig", withContentsOf: program.file.source)
     })
     if case .failure(let e) = backup { return failure(e) }
   }
@@ -228,7 +228,7 @@ func runCheck(file: String, _ options: CheckOptions, into out: inout CheckOutput
   func write() -> ELFError? {
     guard !options.dryRun, outcome.edits.changes(elf) else { return nil }
     let written = Result(catching: { () throws(ELFError) in
-      try replaceFile(atPath: file, with: try outcome.edits.bytes(of: elf))
+      try replaceFile(atPath: file, with: try outcome.edits.written(to: elf))
     })
     if case .failure(let e) = written { return e }
     return nil
