@@ -1,6 +1,7 @@
 import ArgumentParser
+import Dispatch
 import ELF
-import Foundation
+import FoundationEssentials
 import Kernel
 import ORC
 import Program
@@ -312,7 +313,7 @@ func runBatch(files: [String], _ options: CheckOptions, jobs: Int) -> Int32 {
 /// A fixed array of results that threads fill, each index once.
 final class ParallelResults<T>: @unchecked Sendable {
   private var slots: [T?]
-  private let lock = NSLock()
+  private let lock = Lock()
   init(count: Int) { slots = Array(repeating: nil, count: count) }
   func set(_ i: Int, _ value: T) { lock.withLock { slots[i] = value } }
   func values() -> [T] { lock.withLock { slots.compactMap { $0 } } }
@@ -321,7 +322,7 @@ final class ParallelResults<T>: @unchecked Sendable {
 /// The next index for a pool of threads.
 final class ParallelCounter: @unchecked Sendable {
   private var value = 0
-  private let lock = NSLock()
+  private let lock = Lock()
   func take(below limit: Int) -> Int? {
     lock.withLock {
       guard value < limit else { return nil }
