@@ -145,10 +145,9 @@ public final class ControlFlowGraph: Sendable {
       type[i] = .jumpUnconditional
       jumpDest[i] = Int32(d)
     }
-    for i in 0..<table.count where type[i] == .call && intra.jumpDest[i] == nil {
-      if calls.retpolineCalls.contains(i) { type[i] = .callDynamic }
-      callDest[i] = calls.callDest[i]
-    }
+    // The calls CallDestinations placed (every call but the intra-function ones).
+    for (i, d) in calls.callDest where type[i] == .call && intra.jumpDest[i] == nil { callDest[i] = d }
+    for i in calls.retpolineCalls where type[i] == .call && intra.jumpDest[i] == nil { type[i] = .callDynamic }
     let profiling =
       options.hackNoinstr
       ? try ProfilingCalls(

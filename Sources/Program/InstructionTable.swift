@@ -71,22 +71,33 @@ public struct InstructionTable: Sendable {
   /// of its `.cold` child when `coldChild` names one.
   public func instructions(ofFunction id: Int, in functions: FunctionTable, coldChild: [Int: Int]) -> [Int] {
     var out: [Int] = []
-    var seen = Set<Int>()
+    forEachInstruction(ofFunction: id, in: functions, coldChild: coldChild) { out.append($0) }
+    return out
+  }
+
+  /// Calls `body` with each of ``instructions(ofFunction:in:coldChild:)``, in order, without
+  /// collecting them (the passes walk every function this way).
+  @inline(__always)
+  public func forEachInstruction(
+    ofFunction id: Int, in functions: FunctionTable, coldChild: [Int: Int], _ body: (Int) throws -> Void
+  ) rethrows {
+    // The functions walked so far (a parent and its `.cold` child, rarely more): a cycle stops.
+    var seen: [Int] = []
     var current: Int? = id
-    while let fn = current, seen.insert(fn).inserted {
+    while let fn = current, !seen.contains(fn) {
+      seen.append(fn)
       let f = functions.functions[fn]
       if f.size > 0, var i = instruction(in: f.section, at: f.offset), function[i] == Int32(fn) {
         while function[i] == Int32(fn) {
-          out.append(i)
+          try body(i)
           guard let n = next(i) else { break }
           i = n
         }
       } else {
         break
       }
-      current = coldChild[fn]
+      current = coldChild.isEmpty ? nil : coldChild[fn]
     }
-    return out
   }
 
   /// Appends an instruction that is in no section's list (a fake NOP); returns its index.
