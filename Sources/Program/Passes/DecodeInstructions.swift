@@ -61,7 +61,7 @@ extension InstructionTable {
         out.lengths.append(UInt8(d.length))
         out.types.append(d.type)
         out.immediates.append(d.immediate)
-        out.opList.append(contentsOf: d.ops)
+        for op in d.ops { out.opList.append(op) }
         out.opEnds.append(UInt32(out.opList.count))
         at += d.length
       }
