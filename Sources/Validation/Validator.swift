@@ -170,6 +170,7 @@ public final class Validator {
     var i = start
     var state = initial
     var flags = initialFlags
+    // The interned id of `state` while it is known to equal `states[lastID]`, else -1.
     var lastID: Int32 = -1
     while true {
       let next = nextToValidate(i)
@@ -188,8 +189,9 @@ public final class Validator {
         if g.hints.restores.contains(i) && !restoreSavedState(i) { return true }
         state = states[Int(cfi[i])]
         lastID = cfi[i]
-      } else if lastID >= 0 && states[Int(lastID)] == state {
+      } else if lastID >= 0 {
         // Consecutive instructions mostly share a state: reuse its id (objtool's nr_cfi_reused).
+        // Only stack operations change the state; after one, `lastID` is checked again.
         cfi[i] = lastID
       } else {
         cfi[i] = intern(state)
@@ -215,8 +217,9 @@ public final class Validator {
         if g.alternatives.skipOriginal.contains(i) { return false }
       }
 
-      if g.hasOps(i) && !applyStackOps(i, to: &state, flags: &flags, inFunction: insnFunc >= 0, next: next) {
-        return true
+      if g.hasOps(i) {
+        if !applyStackOps(i, to: &state, flags: &flags, inFunction: insnFunc >= 0, next: next) { return true }
+        if lastID >= 0 && states[Int(lastID)] != state { lastID = -1 }
       }
 
       switch g.type[i] {
