@@ -36,6 +36,43 @@ public struct SectionReplacement: Sendable {
   }
 }
 
+/// An ELF file with sections appended, as it is written: the input's bytes, read in place
+/// from its mapping, behind a new ELF header, then the appended bytes. Nothing copies the
+/// input (``ELFFile/appended(_:replacing:)``): writing it costs the write alone.
+public struct AppendedFile: Sendable {
+  /// The new ELF header: the input's first ``ELFFile/headerSize`` bytes, patched.
+  public let header: [UInt8]
+  /// The input, whose bytes after the header are written as they are.
+  public let source: MappedFile
+  /// What follows the input's bytes: new sections' data, names, the section header table.
+  public let tail: [UInt8]
+
+  /// The input's bytes after the header.
+  public var body: UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(rebasing: source.bytes[header.count...])
+  }
+
+  /// The size of the file.
+  public var count: Int { source.bytes.count + tail.count }
+
+  /// The file's bytes in one array (a copy of the input with the rest).
+  public var bytes: [UInt8] {
+    var out = header
+    out.reserveCapacity(count)
+    out += body
+    out += tail
+    return out
+  }
+
+  /// The file's three parts in order.
+  func withParts<R>(_ body: ([UnsafeRawBufferPointer]) throws(ELFError) -> R) throws(ELFError) -> R {
+    let result: Result<R, ELFError> = header.withUnsafeBytes { h in
+      tail.withUnsafeBytes { t in Result { () throws(ELFError) in try body([h, self.body, t]) } }
+    }
+    return try result.get()
+  }
+}
+
 extension ELFFile {
   /// The bytes of this file with `sections` appended: the original bytes
   /// unchanged, then the new sections' data, a new section name table and a
@@ -43,13 +80,28 @@ extension ELFFile {
   /// A new section's `info` of `UInt32.max - k` refers to the k-th new section.
   /// Each of `replacing` gets its new data appended too, its header pointed at it.
   public func appending(_ sections: [NewSection], replacing: [SectionReplacement] = []) throws(ELFError) -> [UInt8] {
+    try appended(sections, replacing: replacing).bytes
+  }
+
+  /// ``appending(_:replacing:)`` as an ``AppendedFile``: the input's bytes are not copied.
+  public func appended(_ sections: [NewSection], replacing: [SectionReplacement] = []) throws(ELFError)
+    -> AppendedFile
+  {
     guard !self.sections.isEmpty else {
       throw ELFError(.malformed("cannot add sections to a file without section headers"), path: path, offset: 40)
     }
-    var out = [UInt8](source.bytes)
-    func align(_ a: Int) { while out.count % a != 0 { out.append(0) } }
+    let base = source.bytes.count
+    var header = [UInt8](source.bytes[0..<Self.headerSize])
+    var tail: [UInt8] = []
+    /// The offset in the output file of the next appended byte.
+    var end: Int { base + tail.count }
+    func align(_ a: Int) { while end % a != 0 { tail.append(0) } }
     func put<T: FixedWidthInteger>(_ v: T, at o: Int) {
-      withUnsafeBytes(of: v.littleEndian) { b in for (i, x) in b.enumerated() { out[o + i] = x } }
+      withUnsafeBytes(of: v.littleEndian) { b in
+        for (i, x) in b.enumerated() {
+          if o + i < Self.headerSize { header[o + i] = x } else { tail[o + i - base] = x }
+        }
+      }
     }
     let firstNew = self.sections.count
     // New data of replaced sections.
@@ -58,15 +110,15 @@ extension ELFFile {
       // A symbol table, its index table or relocations: 8 bytes suit them all (the
       // file's own sh_addralign is read from the input and may be anything).
       align(8)
-      replaced.append((r.index, out.count, r.data.count, r.info))
-      out += r.data
+      replaced.append((r.index, end, r.data.count, r.info))
+      tail += r.data
     }
     // Data of the new sections.
     var offsets: [Int] = []
     for s in sections {
       align(Int(min(max(s.alignment, 1), 4096)))
-      offsets.append(out.count)
-      out += s.data
+      offsets.append(end)
+      tail += s.data
     }
     // A new name table: the old one, then the new names.
     let oldNames = contents(of: self.sections[sectionNameTableIndex])
@@ -76,14 +128,14 @@ extension ELFFile {
       nameIndex.append(UInt32(names.count))
       names += Array(s.name.utf8) + [0]
     }
-    let namesOffset = out.count
-    out += names
+    let namesOffset = end
+    tail += names
     // The header table: old headers copied, the name table's updated, new ones appended.
     align(8)
-    let shoff = out.count
+    let shoff = end
     let headers = ByteView(source.bytes, fileOffset: 0)
     for s in self.sections {
-      out += headers.bytes[Int(s.headerOffset)..<Int(s.headerOffset) + Self.sectionHeaderSize]
+      tail += headers.bytes[Int(s.headerOffset)..<Int(s.headerOffset) + Self.sectionHeaderSize]
     }
     let strHeader = shoff + sectionNameTableIndex * Self.sectionHeaderSize
     put(UInt64(namesOffset), at: strHeader + 24)
@@ -109,7 +161,7 @@ extension ELFFile {
       set(info, 44)
       set(s.alignment, 48)
       set(s.entrySize, 56)
-      out += h
+      tail += h
     }
     put(UInt64(shoff), at: 40)
     let count = self.sections.count + sections.count
@@ -120,7 +172,7 @@ extension ELFFile {
       put(UInt16(0), at: 60)
       put(UInt64(count), at: shoff + 32)
     }
-    return out
+    return AppendedFile(header: header, source: source, tail: tail)
   }
 }
 
@@ -130,6 +182,25 @@ extension ELFFile {
 /// build: a power loss may lose the new file, never damage the old one
 /// (rename replaces atomically).
 public func replaceFile(atPath path: String, with bytes: [UInt8]) throws(ELFError) {
+  let result: Result<Void, ELFError> = bytes.withUnsafeBytes { b in
+    Result { () throws(ELFError) in try replaceFile(atPath: path, withParts: [b]) }
+  }
+  try result.get()
+}
+
+/// ``replaceFile(atPath:with:)`` with `source`'s bytes, written from its mapping.
+public func replaceFile(atPath path: String, withContentsOf source: MappedFile) throws(ELFError) {
+  try replaceFile(atPath: path, withParts: [source.bytes])
+}
+
+/// ``replaceFile(atPath:with:)`` for an ``AppendedFile``: its input's bytes go from their
+/// mapping to the new file, uncopied.
+public func replaceFile(atPath path: String, with file: AppendedFile) throws(ELFError) {
+  try file.withParts { (parts) throws(ELFError) in try replaceFile(atPath: path, withParts: parts) }
+}
+
+/// Writes `parts`, one after the other, as ``replaceFile(atPath:with:)`` writes its bytes.
+func replaceFile(atPath path: String, withParts parts: [UnsafeRawBufferPointer]) throws(ELFError) {
   let temporary = path + ".orctool-\(getpid()).tmp"
   let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
   guard fd >= 0 else {
@@ -137,14 +208,18 @@ public func replaceFile(atPath path: String, with bytes: [UInt8]) throws(ELFErro
   }
   var st = stat()
   if stat(path, &st) == 0 { fchmod(fd, st.st_mode & 0o7777) }
-  var written = 0
-  let ok: Bool = bytes.withUnsafeBytes { b in
+  var ok = true
+  for b in parts where ok && b.count > 0 {
+    var written = 0
     while written < b.count {
       let n = write(fd, b.baseAddress! + written, b.count - written)
-      if n <= 0 { if errno == EINTR { continue }; return false }
+      if n <= 0 {
+        if n < 0 && errno == EINTR { continue }
+        ok = false
+        break
+      }
       written += n
     }
-    return true
   }
   let closed = close(fd) == 0
   guard ok && closed else {
@@ -153,14 +228,18 @@ public func replaceFile(atPath path: String, with bytes: [UInt8]) throws(ELFErro
     throw ELFError(.io("writing \(temporary): \(reason)"), path: path, offset: 0)
   }
   // Re-read what was written before it replaces the original.
-  let readBack: Bool
-  do {
-    let check = try MappedFile(path: temporary)
-    readBack =
-      check.bytes.count == bytes.count
-      && bytes.withUnsafeBytes { memcmp($0.baseAddress!, check.bytes.baseAddress!, bytes.count) == 0 }
-  } catch {
-    readBack = false
+  let total = parts.reduce(0) { $0 + $1.count }
+  var readBack = false
+  if let check = try? MappedFile(path: temporary), check.bytes.count == total {
+    readBack = true
+    var at = 0
+    for b in parts where b.count > 0 {
+      if memcmp(b.baseAddress!, check.bytes.baseAddress! + at, b.count) != 0 {
+        readBack = false
+        break
+      }
+      at += b.count
+    }
   }
   guard readBack else {
     unlink(temporary)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A string table section (`SHT_STRTAB`): NUL-terminated strings by byte index.
 public struct StringTable: Sendable {
   let view: ByteView
@@ -23,13 +29,13 @@ public struct StringTable: Sendable {
         path: path, offset: view.fileOffset)
     }
     let start = Int(index)
-    let rest = UnsafeRawBufferPointer(rebasing: view.bytes[start...])
-    guard let end = rest.firstIndex(of: 0) else {
+    // memchr: a name lookup per symbol, and the generic search went byte by byte.
+    guard let base = view.bytes.baseAddress, let nul = memchr(base + start, 0, view.count - start) else {
       throw ELFError(
         .unterminatedString(index: index), path: path,
         offset: view.fileOffset + index)
     }
-    return UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<end])
+    return UnsafeRawBufferPointer(start: base + start, count: UnsafeRawPointer(nul) - (base + start))
   }
 
   /// The string at `index`, decoded as UTF-8 (invalid bytes repaired).

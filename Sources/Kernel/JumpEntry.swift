@@ -96,7 +96,7 @@ public struct JumpTable: Sendable {
         default: break
         }
       }
-      for (entry, c) in code.sorted(by: { $0.key < $1.key }) {
+      for (entry, c) in Array(code).mergeSorted(by: { $0.key < $1.key }) {
         guard let t = target[entry] else { continue }
         out.append(
           JumpEntry(

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ELF
-import Foundation
+import FoundationEssentials
 import Kernel
 import Program
 import Validation
@@ -64,7 +64,7 @@ struct ExplainCommand: ParsableCommand {
       out += "  \(r.role) \(r.place.text)\(r.cfi.map { ": \($0)" } ?? "")\n"
       for c in r.changes {
         let insn = "      \(c.place.text): \(c.instruction)"
-        out += insn.padding(toLength: max(insn.count, 60), withPad: " ", startingAt: 0) + "  -> \(c.cfi)\n"
+        out += insn.paddedToColumn60 + "  -> \(c.cfi)\n"
       }
     }
     if d.path.isEmpty {
@@ -75,13 +75,22 @@ struct ExplainCommand: ParsableCommand {
     for step in d.path {
       var line = "    \(step.kind.rawValue) at \(step.place.text)"
       if let from = step.from { line += " (from \(from.text))" }
-      out += line.padding(toLength: max(line.count, 60), withPad: " ", startingAt: 0) + "  \(step.cfi)\n"
+      out += line.paddedToColumn60 + "  \(step.cfi)\n"
       if let note = step.note { out += "      \(note)\n" }
       for c in step.changes {
         let insn = "      \(c.place.text): \(c.instruction)"
-        out += insn.padding(toLength: max(insn.count, 60), withPad: " ", startingAt: 0) + "  -> \(c.cfi)\n"
+        out += insn.paddedToColumn60 + "  -> \(c.cfi)\n"
       }
     }
     return out
+  }
+}
+
+extension String {
+  /// The text followed by spaces up to 60 UTF-16 units, when shorter (what Foundation's
+  /// `padding(toLength: max(count, 60), withPad: " ", startingAt: 0)` gives ASCII text).
+  fileprivate var paddedToColumn60: String {
+    let length = utf16.count
+    return length >= 60 ? self : self + String(repeating: " ", count: 60 - length)
   }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ELF
-import Foundation
+import FoundationEssentials
 import Kernel
 import Reports
 
@@ -43,7 +43,7 @@ struct ExtableCommand: ParsableCommand {
     }
     if !types.isEmpty { out += ": " + types.map { "\($0.key.dropFirst(5)) \($0.value)" }.joined(separator: ", ") }
     let placements = FixupPlacement.allCases.map { p in
-      "\(p.rawValue) \(r.summary["placement." + p.rawValue.replacingOccurrences(of: " ", with: "_"), default: 0])"
+      "\(p.rawValue) \(r.summary["placement." + String(p.rawValue.map { $0 == " " ? "_" : $0 }), default: 0])"
     }
     out += "; fixups: " + placements.joined(separator: ", ")
     if let sorted = r.sorted { out += sorted ? "; sorted" : "; NOT sorted (entry \(r.firstUnsorted ?? 0))" }

@@ -10,8 +10,10 @@ struct ObjtoolCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "orctool", abstract: "objtool-compatible command line.")
 
-  /// objtool 6.1's actions and options (`tools/objtool/builtin-check.c`).
-  static let objtoolOptions: Set<String> = [
+  /// objtool 6.1's actions and options (`tools/objtool/builtin-check.c`). Arrays, not sets:
+  /// they are read once per run, and a linear search of a few dozen names costs less than
+  /// building a set at start-up.
+  static let objtoolOptions: [String] = [
     "--dump", "--orc", "--hacks", "--ibt", "--mcount", "--noinstr", "--retpoline", "--rethunk",
     "--static-call", "--uaccess", "--prefix", "--stackval", "--sls", "--cfi", "--backtrace",
     "--backup", "--dry-run", "--link", "--module", "--mnop", "--no-unreachable", "--sec-address",
@@ -20,8 +22,13 @@ struct ObjtoolCommand: ParsableCommand {
 
   /// Whether `argument` starts objtool's command line.
   static func isObjtoolOption(_ argument: String) -> Bool {
-    let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
-    return objtoolOptions.contains(name)
+    objtoolOptions.contains(optionName(argument))
+  }
+
+  /// An option's name: `argument` up to its first `=`.
+  static func optionName(_ argument: String) -> String {
+    guard let equals = argument.utf8.firstIndex(of: UInt8(ascii: "=")) else { return argument }
+    return String(argument[..<equals])
   }
 
   @Option(name: .long, help: ArgumentHelp("Dump metadata (only 'orc').", valueName: "orc"))
@@ -75,7 +82,7 @@ struct ObjtoolCommand: ParsableCommand {
 
   /// objtool actions and options `orctool check` carries out (`--hacks` only with the
   /// values `CheckOptions.hacksDone` lists).
-  static let checkOptions: Set<String> = [
+  static let checkOptions: [String] = [
     "--orc", "--module", "--link", "--dry-run", "--backup", "--no-unreachable",
     "--stackval", "--backtrace", "--disas", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks",
     "--uaccess", "--noinstr", "--mcount", "--ibt", "--unret", "--stats", "--sec-address",
@@ -83,16 +90,14 @@ struct ObjtoolCommand: ParsableCommand {
 
   /// The objtool actions that start a check (with `--dump`, the other command): objtool 6.1's
   /// `opts_valid()` list (`--unret` is none: alone it needs `--rethunk`).
-  static let checkActions: Set<String> = [
+  static let checkActions: [String] = [
     "--orc", "--stackval", "--retpoline", "--rethunk", "--sls", "--static-call", "--hacks", "--uaccess",
     "--noinstr", "--mcount", "--ibt",
   ]
 
   /// Parses objtool's command line; `--dump` alone means `--dump=orc`.
   static func main(_ arguments: [String]) -> Never {
-    let names = arguments.filter { $0.hasPrefix("--") }.map {
-      $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0
-    }
+    let names = arguments.filter { $0.hasPrefix("--") }.map(optionName)
     // opts_valid(): without an action, --unret is an error of its own.
     if names.contains("--unret") && !names.contains(where: checkActions.contains) && !names.contains("--dump") {
       writeStandardError(Array("error: objtool: --unret requires --rethunk\n".utf8))
@@ -185,6 +190,7 @@ struct ObjtoolCommand: ParsableCommand {
         }
         terminate(runBatch(files: files, options, jobs: jobs))
       }
+      options.exitsAfter = true
       terminate(runCheck(file: files[0], options))
     }
     if let (file, generation) = fastPath(arguments) {
@@ -201,7 +207,7 @@ struct ObjtoolCommand: ParsableCommand {
         args.append("--dump=orc")
         continue
       }
-      let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+      let name = optionName(a)
       if a.hasPrefix("--"), name != "--dump", name != "--generation", objtoolOptions.contains(name) {
         printError(
           "objtool option \(name) is not supported yet (only --dump=orc, and the check with \(checkOptions.sorted().joined(separator: " ")))"

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ELF
-import Foundation
+import FoundationEssentials
 import Kernel
 import Reports
 
@@ -46,7 +46,7 @@ struct PatchCommand: ParsableCommand {
       let elf = try ELFFile(path: input)
       let generation = try resolveGeneration(forced: forced, for: elf)
       var features = Set<Int>()
-      for name in featureList.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+      for name in featureList.split(separator: ",").map(\.trimmingWhitespace)
       where !name.isEmpty {
         guard let n = Self.feature(name, generation: generation) else {
           throw ELFError(
@@ -110,3 +110,16 @@ struct PatchCommand: ParsableCommand {
 }
 
 extension StaticKeyChoice: ExpressibleByArgument {}
+
+extension Substring {
+  /// The text without the spaces and tabs that start and end it (Foundation's
+  /// `trimmingCharacters(in: .whitespaces)`: Unicode's space separators and the tab).
+  fileprivate var trimmingWhitespace: String {
+    func isSpace(_ u: Unicode.Scalar) -> Bool { u == "\t" || u.properties.generalCategory == .spaceSeparator }
+    let scalars = unicodeScalars
+    guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+      let last = scalars.lastIndex(where: { !isSpace($0) })
+    else { return "" }
+    return String(scalars[first...last])
+  }
+}

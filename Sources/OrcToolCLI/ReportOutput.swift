@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// A per-file report with figures that add up over files.
 protocol SummarizedReport: Encodable {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ELF
-import Foundation
+import FoundationEssentials
 import Kernel
 import Unwind
 

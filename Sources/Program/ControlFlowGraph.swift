@@ -187,10 +187,9 @@ public final class ControlFlowGraph: Sendable {
       type[i] = .jumpUnconditional
       jumpDest[i] = Int32(d)
     }
-    for i in 0..<table.count where type[i] == .call && intra.jumpDest[i] == nil {
-      if calls.retpolineCalls.contains(i) { type[i] = .callDynamic }
-      callDest[i] = calls.callDest[i]
-    }
+    // The calls CallDestinations placed (every call but the intra-function ones).
+    for (i, d) in calls.callDest where type[i] == .call && intra.jumpDest[i] == nil { callDest[i] = d }
+    for i in calls.retpolineCalls where type[i] == .call && intra.jumpDest[i] == nil { type[i] = .callDynamic }
     let profiling =
       options.hackNoinstr
       ? try ProfilingCalls(
@@ -294,9 +293,20 @@ public final class ControlFlowGraph: Sendable {
   /// `add_call_dest()`: the callee's return undoes its push), nor for a call turned
   /// into a NOP (`--hacks=noinstr`), else as decoded.
   @inline(__always)
-  public func ops(_ i: Int) -> [StackOp] {
+  public func ops(_ i: Int) -> StackOps {
+    opsRemoved(i) ? StackOps() : table.ops(i)
+  }
+
+  /// Whether instruction `i` has stack operations (``ops(_:)`` is not empty), without building them.
+  @inline(__always)
+  public func hasOps(_ i: Int) -> Bool {
+    table.opStart[i] != table.opStart[i + 1] && !opsRemoved(i)
+  }
+
+  @inline(__always)
+  func opsRemoved(_ i: Int) -> Bool {
     let t = type[i]
-    return t == .call || t == .callDynamic || (t == .nop && table.type[i] == .call) ? [] : table.ops[i]
+    return t == .call || t == .callDynamic || (t == .nop && table.type[i] == .call)
   }
 
   /// `is_sibling_call()`.

@@ -7,8 +7,8 @@ public struct FunctionTable: Sendable {
   public let file: ELFFile
   /// The functions, in symbol-table order.
   public let functions: [Function]
-  /// Per section, function ids sorted by offset (for lookups by place).
-  let bySection: [Int: [Int]]
+  /// Per section (by index), function ids sorted by offset, size and id (for lookups by place).
+  let bySection: [[Int]]
   /// Function ids by name, in symbol-table order.
   let byName: [String: [Int]]
   /// The symbol table.
@@ -16,13 +16,11 @@ public struct FunctionTable: Sendable {
   /// Whether each function is an alias of an earlier one (same section, offset and size):
   /// objtool keeps the first symbol of a place as the function and skips the others.
   public let isAlias: [Bool]
-  /// The first function symbol at each place.
-  let firstAt: [SectionPlace: Int]
-  /// Function ids by symbol-table index.
-  let bySymbol: [Int: Int]
-  /// Per section, the sized symbols that are no function (asm `SYM_CODE` labels, objects),
-  /// by offset, size and index: what `offstr()` names a place by when no function covers it.
-  let labels: [Int: [(offset: UInt64, size: UInt64, symbol: Int)]]
+  /// Function ids by symbol-table index (-1: no function).
+  let bySymbol: [Int32]
+  /// Per section (by index), the sized symbols that are no function (asm `SYM_CODE` labels,
+  /// objects), by offset, size and index: what `offstr()` names a place by when no function covers it.
+  let labels: [[(offset: UInt64, size: UInt64, symbol: Int)]]
 
   /// Reads the function symbols of `file` (empty without a symbol table).
   public init(file: ELFFile) throws(ELFError) {
@@ -33,7 +31,8 @@ public struct FunctionTable: Sendable {
     self.symbols = symbols
     let linked = file.fileType != .relocatable
     var functions: [Function] = []
-    var labels: [Int: [(offset: UInt64, size: UInt64, symbol: Int)]] = [:]
+    let sectionCount = file.sections.count
+    var labels = [[(offset: UInt64, size: UInt64, symbol: Int)]](repeating: [], count: sectionCount)
     var unit: Int? = nil
     for i in 0..<symbols.count {
       let s = try symbols.symbol(at: i)
@@ -44,7 +43,7 @@ public struct FunctionTable: Sendable {
       if s.type != .function {
         if s.type != .section, s.isDefined, s.size > 0, s.sectionIndex < file.sections.count {
           let offset = linked ? s.value &- file.sections[s.sectionIndex].address : s.value
-          labels[s.sectionIndex, default: []].append((offset, s.size, i))
+          labels[s.sectionIndex].append((offset, s.size, i))
         }
         continue
       }
@@ -58,41 +57,60 @@ public struct FunctionTable: Sendable {
           unit: s.binding == .local ? unit : nil))
     }
     self.functions = functions
-    self.labels = labels.mapValues { $0.sorted { ($0.offset, $0.size, $0.symbol) < ($1.offset, $1.size, $1.symbol) } }
-    var bySection: [Int: [Int]] = [:]
-    var byName: [String: [Int]] = [:]
-    for f in functions {
-      bySection[f.section, default: []].append(f.id)
-      byName[f.name, default: []].append(f.id)
+    for k in labels.indices where labels[k].count > 1 {
+      labels[k].mergeSort { ($0.offset, $0.size, $0.symbol) < ($1.offset, $1.size, $1.symbol) }
     }
-    for (k, v) in bySection {
-      bySection[k] = v.sorted {
+    self.labels = labels
+    var bySection = [[Int]](repeating: [], count: sectionCount)
+    var byName: [String: [Int]] = [:]
+    var bySymbol = [Int32](repeating: -1, count: symbols.count)
+    for f in functions {
+      if f.section >= 0 && f.section < sectionCount { bySection[f.section].append(f.id) }
+      byName[f.name, default: []].append(f.id)
+      bySymbol[f.symbolIndex] = Int32(f.id)
+    }
+    // An alias: the same place and size as an earlier function, which sorts just before it
+    // (by offset, size, then id: the earliest symbol first).
+    var isAlias = Array(repeating: false, count: functions.count)
+    for k in bySection.indices where bySection[k].count > 1 {
+      bySection[k].mergeSort {
         (functions[$0].offset, functions[$0].size, $0) < (functions[$1].offset, functions[$1].size, $1)
+      }
+      let ids = bySection[k]
+      for j in 1..<ids.count
+      where functions[ids[j]].offset == functions[ids[j - 1]].offset
+        && functions[ids[j]].size == functions[ids[j - 1]].size
+      {
+        isAlias[ids[j]] = true
       }
     }
     self.bySection = bySection
     self.byName = byName
-    struct Extent: Hashable { var place: SectionPlace; var size: UInt64 }
-    var seen = Set<Extent>()
-    var isAlias = Array(repeating: false, count: functions.count)
-    var firstAt: [SectionPlace: Int] = [:]
-    var bySymbol: [Int: Int] = [:]
-    for f in functions {
-      let place = SectionPlace(section: f.section, offset: f.offset)
-      if !seen.insert(Extent(place: place, size: f.size)).inserted { isAlias[f.id] = true }
-      if firstAt[place] == nil { firstAt[place] = f.id }
-      bySymbol[f.symbolIndex] = f.id
-    }
     self.isAlias = isAlias
-    self.firstAt = firstAt
     self.bySymbol = bySymbol
   }
 
-  /// The first function symbol that starts at `place`.
-  public func firstFunction(at place: SectionPlace) -> Int? { firstAt[place] }
+  /// The ids of the functions of `section`, sorted by offset, size and id (empty for none).
+  func ids(in section: Int) -> [Int] {
+    section >= 0 && section < bySection.count ? bySection[section] : []
+  }
+
+  /// The first function symbol that starts at `place` (the first in the symbol table).
+  public func firstFunction(at place: SectionPlace) -> Int? {
+    let ids = ids(in: place.section)
+    var k = ids.partitioningIndex { functions[$0].offset >= place.offset }
+    var first: Int? = nil
+    while k < ids.count && functions[ids[k]].offset == place.offset {
+      if first == nil || ids[k] < first! { first = ids[k] }
+      k += 1
+    }
+    return first
+  }
 
   /// The function of symbol-table entry `index`, if it is one.
-  public func function(symbolIndex index: Int) -> Int? { bySymbol[index] }
+  public func function(symbolIndex index: Int) -> Int? {
+    index >= 0 && index < bySymbol.count && bySymbol[index] >= 0 ? Int(bySymbol[index]) : nil
+  }
 
   /// The functions called `name`, in symbol-table order.
   public func functions(named name: String) -> [Function] {
@@ -111,7 +129,8 @@ public struct FunctionTable: Sendable {
   /// The function whose bytes contain `offset` of `section` (the smallest
   /// such one when symbols overlap), or nil.
   public func function(containing offset: UInt64, in section: Int) -> Function? {
-    guard let ids = bySection[section] else { return nil }
+    let ids = ids(in: section)
+    guard !ids.isEmpty else { return nil }
     // The last function starting at or before `offset`.
     var i = ids.partitioningIndex { functions[$0].offset > offset } - 1
     var best: Function? = nil
@@ -150,7 +169,8 @@ public struct FunctionTable: Sendable {
     if let f = function(containing: offset, in: section) {
       return "\(f.name)+0x\(String(offset &- f.offset, radix: 16))" + address
     }
-    if let l = labels[section]?.first(where: { $0.offset <= offset && offset &- $0.offset < $0.size }),
+    if section >= 0 && section < labels.count,
+      let l = labels[section].first(where: { $0.offset <= offset && offset &- $0.offset < $0.size }),
       let symbol = try? symbols.name(of: try symbols.symbol(at: l.symbol))
     {
       return "\(symbol)+0x\(String(offset &- l.offset, radix: 16))" + address

@@ -40,7 +40,7 @@ public struct Program: Sendable {
         let name = try symbols.name(of: s)
         if !name.isEmpty && !name.hasPrefix(".L") { labels.append((s.value, name)) }
       }
-      labels.sort { $0.address < $1.address }
+      labels.mergeSort { $0.address < $1.address }
     }
     linkedLabels = labels
   }

@@ -100,7 +100,7 @@ public struct Subfunctions: Sendable {
 
   /// `.cold` children whose parent cannot be found (kpatch-build: "failed to find parent function").
   public var orphans: [ChildLink] {
-    links.values.filter { $0.kind == .cold && $0.parent == nil }.sorted { $0.child < $1.child }
+    links.values.filter { $0.kind == .cold && $0.parent == nil }.mergeSorted { $0.child < $1.child }
   }
 
   /// The parent chain of `id`, nearest first (`f.part.0.cold` → `f.part.0` → `f`).

@@ -9,6 +9,9 @@ extension Validator {
   public func orcEntries(layout: ORCLayout) -> [(section: Int, offset: UInt64, entry: ORCEntry)] {
     let g = graph
     let t = g.table
+    // The entry of each distinct state, computed once: instructions share a few states.
+    let entryOfState = states.map { ORCEntry(cfi: $0, layout: layout) }
+    let unreached = ORCEntry(cfi: nil, layout: layout)
     var out: [(Int, UInt64, ORCEntry)] = []
     for (s, text) in t.codeSections where text {
       guard let range = t.sectionRange[s] else { continue }
@@ -21,7 +24,7 @@ extension Validator {
           // An alternative site: the flattened byte-offset CFI of all its streams.
           let group = g.alternatives.groups[gi]
           for (k, id) in flattening.slots(of: gi).enumerated() where id >= 0 {
-            let e = ORCEntry(cfi: states[Int(id)], layout: layout)
+            let e = entryOfState[Int(id)]
             if e == prev { continue }
             out.append((s, UInt64(t.offset[group.first]) + UInt64(k), e))
             prev = e
@@ -30,7 +33,7 @@ extension Validator {
           i = group.last + 1
           continue
         }
-        let e = ORCEntry(cfi: state(at: i), layout: layout)
+        let e = cfi[i] >= 0 ? entryOfState[Int(cfi[i])] : unreached
         i += 1
         if e == prev { continue }
         out.append((s, UInt64(t.offset[i - 1]), e))

@@ -72,6 +72,11 @@ public struct ObjectEdits: Sendable {
   /// relocations need them (``SectionSymbols``); every relocation, old or new, that names
   /// a symbol moved to make room follows it.
   public func bytes(of file: ELFFile) throws(ELFError) -> [UInt8] {
+    try written(to: file).bytes
+  }
+
+  /// ``bytes(of:)`` as an ``AppendedFile``: `file`'s bytes are written from its mapping, uncopied.
+  public func written(to file: ELFFile) throws(ELFError) -> AppendedFile {
     guard let symtab = try file.symbolTable() else {
       throw ELFError(.missingSection(".symtab"), path: file.path, offset: 0)
     }
@@ -102,7 +107,7 @@ public struct ObjectEdits: Sendable {
       for (section, index) in made.symbols { sectionSymbol[section] = index }
     }
     let replaced = Set(replacing.map(\.index))
-    for (index, data) in contents.sorted(by: { $0.key < $1.key }) where !replaced.contains(index) {
+    for (index, data) in Array(contents).mergeSorted(by: { $0.key < $1.key }) where !replaced.contains(index) {
       replacing.append(SectionReplacement(index: index, data: data))
     }
     var new: [NewSection] = []
@@ -138,6 +143,6 @@ public struct ObjectEdits: Sendable {
           name: ".rela" + s.name, type: .rela, flags: .infoLink, link: UInt32(symtab.section.index),
           info: UInt32.max - base, alignment: 8, entrySize: UInt64(RelocationTable.entrySize), data: rela))
     }
-    return try file.appending(new, replacing: replacing)
+    return try file.appended(new, replacing: replacing)
   }
 }

@@ -46,7 +46,7 @@ extension Validator {
     var walked = 0
     // The stretch is straight-line code: the branches taken inside it returned.
     while j != stop && walked < g.table.count {
-      if !g.ops(j).isEmpty, let after = stateAfter(j) {
+      if g.hasOps(j), let after = stateAfter(j) {
         changes.append(
           .init(
             place: g.place(j), instruction: instructionText(j),

@@ -156,7 +156,7 @@ extension Validator {
         guard let s = try? symbols.symbol(at: k), s.sectionIndex == section, s.type != .section else { continue }
         list.append((s.value, s.size))
       }
-      holeSymbols[section] = list.sorted { ($0.offset, $0.size) < ($1.offset, $1.size) }
+      holeSymbols[section] = list.mergeSorted { ($0.offset, $0.size) < ($1.offset, $1.size) }
     }
     let list = holeSymbols[section] ?? []
     if list.contains(where: { offset >= $0.offset && offset - $0.offset < $0.size }) { return nil }

@@ -53,7 +53,7 @@ public final class Validator {
     flattening = AlternativeFlattening(groups: graph.alternatives.groups)
     pvClean = Array(repeating: false, count: graph.paravirt?.slotCount ?? 0)
     // Hinted instructions carry their CFI whether or not a path reaches them.
-    for (i, state) in graph.hints.states.sorted(by: { $0.key < $1.key }) { cfi[i] = intern(state) }
+    for (i, state) in Array(graph.hints.states).mergeSorted(by: { $0.key < $1.key }) { cfi[i] = intern(state) }
   }
 
   /// The number of distinct CFI states.
@@ -170,7 +170,7 @@ public final class Validator {
     let functions = g.program.functions
     var count = 0
     let funcs = functions.functions.filter { $0.section == s }
-      .sorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
+      .mergeSorted { ($0.offset, $0.symbolIndex) < ($1.offset, $1.symbolIndex) }
     let noinstr = startsNoinstr(in: s)
     for f in funcs {
       if f.size == 0 {
@@ -226,6 +226,7 @@ public final class Validator {
     var i = start
     var state = initial
     var flags = initialFlags
+    // The interned id of `state` while it is known to equal `states[lastID]`, else -1.
     var lastID: Int32 = -1
     while true {
       let next = nextToValidate(i)
@@ -246,8 +247,9 @@ public final class Validator {
         if g.hints.restores.contains(i) && !restoreSavedState(i) { return true }
         state = states[Int(cfi[i])]
         lastID = cfi[i]
-      } else if lastID >= 0 && states[Int(lastID)] == state {
+      } else if lastID >= 0 {
         // Consecutive instructions mostly share a state: reuse its id (objtool's nr_cfi_reused).
+        // Only stack operations change the state; after one, `lastID` is checked again.
         cfi[i] = lastID
         cfiReused += 1
       } else {
@@ -276,8 +278,9 @@ public final class Validator {
         if g.alternatives.skipOriginal.contains(i) { return false }
       }
 
-      if !g.ops(i).isEmpty && !applyStackOps(i, to: &state, flags: &flags, inFunction: insnFunc >= 0, next: next) {
-        return true
+      if g.hasOps(i) {
+        if !applyStackOps(i, to: &state, flags: &flags, inFunction: insnFunc >= 0, next: next) { return true }
+        if lastID >= 0 && states[Int(lastID)] != state { lastID = -1 }
       }
 
       switch g.type[i] {

@@ -17,6 +17,7 @@ public enum CFIRegister {
 }
 
 /// One effect of an instruction on the stack (`struct stack_op`).
+@frozen
 public struct StackOp: Sendable, Hashable {
   public enum SourceType: UInt8, Sendable { case reg, regIndirect, const, pop, popf, add, and }
   public enum DestinationType: UInt8, Sendable { case reg, regIndirect, push, pushf, mem }
@@ -26,6 +27,57 @@ public struct StackOp: Sendable, Hashable {
   public var srcType: SourceType
   public var srcReg: UInt8 = 0
   public var srcOffset: Int64 = 0
+
+  @inlinable
+  public init(
+    destType: DestinationType, destReg: UInt8 = 0, destOffset: Int64 = 0, srcType: SourceType, srcReg: UInt8 = 0,
+    srcOffset: Int64 = 0
+  ) {
+    (self.destType, self.destReg, self.destOffset) = (destType, destReg, destOffset)
+    (self.srcType, self.srcReg, self.srcOffset) = (srcType, srcReg, srcOffset)
+  }
+}
+
+/// The stack operations of one instruction (`insn->stack_ops`), in order: at most two on
+/// x86-64 (`leave`), kept inline so that decoding allocates nothing per instruction.
+@frozen
+public struct StackOps: RandomAccessCollection, Hashable, Sendable, ExpressibleByArrayLiteral {
+  /// The most an instruction has.
+  public static let capacity = 2
+  @usableFromInline var stored: UInt8 = 0
+  @usableFromInline var op0 = StackOp(destType: .reg, srcType: .reg)
+  @usableFromInline var op1 = StackOp(destType: .reg, srcType: .reg)
+
+  /// No operations.
+  @inlinable public init() {}
+
+  public init(arrayLiteral elements: StackOp...) {
+    for op in elements { append(op) }
+  }
+
+  @inlinable public var startIndex: Int { 0 }
+  @inlinable public var endIndex: Int { Int(stored) }
+
+  @inlinable
+  public subscript(position: Int) -> StackOp {
+    precondition(position >= 0 && position < Int(stored), "stack operation index out of range")
+    return position == 0 ? op0 : op1
+  }
+
+  /// Adds `op` after the others (at most ``capacity``).
+  @inlinable
+  public mutating func append(_ op: StackOp) {
+    precondition(stored < 2, "more than two stack operations")
+    if stored == 0 { op0 = op } else { op1 = op }
+    stored += 1
+  }
+
+  public static func == (a: StackOps, b: StackOps) -> Bool { a.elementsEqual(b) }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(stored)
+    for op in self { hasher.combine(op) }
+  }
 }
 
 extension X86Decoder {
@@ -34,18 +86,25 @@ extension X86Decoder {
   /// the bytes do not decode. `inFunction` says whether an STT_FUNC symbol
   /// covers it (IRET to self in `sync_core()`).
   public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> X86Instruction? {
+    decode(bytes, at: offset, commonEncodings: true, inFunction: inFunction)
+  }
+
+  func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, commonEncodings: Bool, inFunction: () -> Bool)
+    -> X86Instruction?
+  {
     guard offset >= 0, offset < bytes.count, bytes.baseAddress != nil else { return nil }
     // The kernel's decoder takes Xen's and KVM's emulate prefix (`ud2; .ascii "xen"`,
     // `ud2; .ascii "kvm"`: arch/x86/lib/insn.c, insn_get_emulate_prefix()) as part of
     // the instruction that follows it (`cpuid` in xen_cpuid()).
     if offset + Self.emulatePrefixLength < bytes.count, Self.hasEmulatePrefix(bytes, at: offset),
-      var insn = decodeOne(bytes, at: offset + Self.emulatePrefixLength, inFunction: inFunction)
+      var insn = decodeOne(
+        bytes, at: offset + Self.emulatePrefixLength, commonEncodings: commonEncodings, inFunction: inFunction)
     {
       insn.length += Self.emulatePrefixLength
       if insn.immediateOffset > 0 { insn.immediateOffset += UInt8(Self.emulatePrefixLength) }
       return insn
     }
-    return decodeOne(bytes, at: offset, inFunction: inFunction)
+    return decodeOne(bytes, at: offset, commonEncodings: commonEncodings, inFunction: inFunction)
   }
 
   static let emulatePrefixLength = 5
@@ -57,48 +116,94 @@ extension X86Decoder {
     return tail == (0x78, 0x65, 0x6e) || tail == (0x6b, 0x76, 0x6d)
   }
 
-  func decodeOne(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool) -> X86Instruction? {
+  /// ``decode(_:at:inFunction:)`` through Zydis alone, without the common encodings' own
+  /// decoding (``InstructionFields/common(_:count:)``): the reference that one is checked
+  /// against (tests decode every byte offset of real objects both ways).
+  public func decodeWithZydis(_ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool)
+    -> X86Instruction?
+  {
+    decode(bytes, at: offset, commonEncodings: false, inFunction: inFunction)
+  }
+
+  func decodeOne(_ bytes: UnsafeRawBufferPointer, at offset: Int, commonEncodings: Bool, inFunction: () -> Bool)
+    -> X86Instruction?
+  {
     guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
+    let fields: InstructionFields
+    if commonEncodings,
+      let common = InstructionFields.common(
+        base.assumingMemoryBound(to: UInt8.self) + offset, count: bytes.count - offset)
+    {
+      fields = common
+    } else if let decoded = zydisFields(base + offset, count: bytes.count - offset) {
+      fields = decoded
+    } else {
+      // objtool's decoder takes these as INSN_OTHER, without stack operations.
+      return invalidIn64Length(bytes, at: offset).map {
+        X86Instruction(length: $0, type: .other, immediate: 0, immediateOffset: 0, ops: StackOps())
+      }
+    }
+    return classify(fields, bytes, at: offset, inFunction: inFunction)
+  }
+
+  /// What Zydis decodes at `p` (nil when it does not decode).
+  func zydisFields(_ p: UnsafeRawPointer, count: Int) -> InstructionFields? {
     var insn = ZydisDecodedInstruction()
     var context = ZydisDecoderContext()
     let status = withUnsafePointer(to: self.zydis) { d in
-      ZydisDecoderDecodeInstruction(d, &context, base + offset, bytes.count - offset, &insn)
+      ZydisDecoderDecodeInstruction(d, &context, p, count, &insn)
     }
-    guard status & 0x8000_0000 == 0 else {
-      // objtool's decoder takes these as INSN_OTHER, without stack operations.
-      return invalidIn64Length(bytes, at: offset).map {
-        X86Instruction(length: $0, type: .other, immediate: 0, immediateOffset: 0, ops: [])
-      }
-    }
+    guard status & 0x8000_0000 == 0 else { return nil }
     let raw = insn.raw
+    var f = InstructionFields()
+    f.length = insn.length
+    f.legacy = insn.encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY || insn.encoding == ZYDIS_INSTRUCTION_ENCODING_3DNOW
+    f.map = UInt8(truncatingIfNeeded: insn.opcode_map.rawValue)
+    f.opcode = insn.opcode
+    f.hasREX = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_REX) != 0
+    if f.hasREX { (f.rexW, f.rexR, f.rexX, f.rexB) = (raw.rex.W, raw.rex.R, raw.rex.X, raw.rex.B) }
+    f.hasModRM = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_MODRM) != 0
+    if f.hasModRM { (f.mod, f.reg, f.rm) = (raw.modrm.mod, raw.modrm.reg, raw.modrm.rm) }
+    f.hasSIB = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_SIB) != 0
+    if f.hasSIB { (f.sibIndex, f.sibBase) = (raw.sib.index, raw.sib.base) }
+    f.displacement = raw.disp.value
+    if raw.imm.0.size > 0 {
+      f.immediateBits = raw.imm.0.size
+      f.immediateValue = raw.imm.0.value.u
+      f.immediateOffset = raw.imm.0.offset
+    }
+    return f
+  }
+
+  /// objtool's classification of decoded `f` at `offset` of `bytes`.
+  @inline(__always)
+  func classify(_ f: InstructionFields, _ bytes: UnsafeRawBufferPointer, at offset: Int, inFunction: () -> Bool)
+    -> X86Instruction
+  {
     var out = X86Instruction(
-      length: Int(insn.length), type: .other, immediate: 0,
-      immediateOffset: raw.imm.0.size > 0 ? raw.imm.0.offset : 0, ops: [])
+      length: Int(f.length), type: .other, immediate: 0,
+      immediateOffset: f.immediateBits > 0 ? f.immediateOffset : 0, ops: StackOps())
     // The first immediate, sign-extended from its size as the kernel's decoder stores it.
     var imm: Int64 = 0
-    if raw.imm.0.size > 0 {
-      let bits = Int64(raw.imm.0.size)
-      let v = Int64(bitPattern: raw.imm.0.value.u)
+    if f.immediateBits > 0 {
+      let bits = Int64(f.immediateBits)
+      let v = Int64(bitPattern: f.immediateValue)
       imm = bits >= 64 ? v : (v << (64 - bits)) >> (64 - bits)
     }
     out.immediate = imm
-    guard insn.encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY || insn.encoding == ZYDIS_INSTRUCTION_ENCODING_3DNOW
-    else { return out }
+    guard f.legacy else { return out }
 
-    let hasREX = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_REX) != 0
-    let rexW: UInt8 = hasREX ? raw.rex.W : 0
-    let rexR: UInt8 = hasREX ? raw.rex.R : 0
-    let rexX: UInt8 = hasREX ? raw.rex.X : 0
-    let rexB: UInt8 = hasREX ? raw.rex.B : 0
-    let hasModRM = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_MODRM) != 0
-    let hasSIB = insn.attributes & UInt64(ZYDIS_ATTRIB_HAS_SIB) != 0
-    let modrm: UInt8 = hasModRM ? (raw.modrm.mod << 6) | (raw.modrm.reg << 3) | raw.modrm.rm : 0
-    let mod: UInt8 = hasModRM ? raw.modrm.mod : 0
-    let reg: UInt8 = hasModRM ? raw.modrm.reg + 8 * rexR : 0
-    var rm: UInt8 = hasModRM ? raw.modrm.rm + 8 * rexB : 0
-    let sibIndex: UInt8 = hasSIB ? raw.sib.index + 8 * rexX : 0
-    let sibBase: UInt8 = hasSIB ? raw.sib.base + 8 * rexB : 0
-    let disp = raw.disp.value
+    let rexW: UInt8 = f.rexW
+    let rexR: UInt8 = f.rexR
+    let rexX: UInt8 = f.rexX
+    let rexB: UInt8 = f.rexB
+    let modrm: UInt8 = f.hasModRM ? (f.mod << 6) | (f.reg << 3) | f.rm : 0
+    let mod: UInt8 = f.mod
+    let reg: UInt8 = f.hasModRM ? f.reg + 8 * rexR : 0
+    var rm: UInt8 = f.hasModRM ? f.rm + 8 * rexB : 0
+    let sibIndex: UInt8 = f.hasSIB ? f.sibIndex + 8 * rexX : 0
+    let sibBase: UInt8 = f.hasSIB ? f.sibBase + 8 * rexB : 0
+    let disp = f.displacement
     // The first legacy prefix, as the kernel's decoder records it (insn.prefixes.bytes[0]).
     var prefix: UInt8 = 0
     switch bytes[offset] {
@@ -119,17 +224,17 @@ extension X86Decoder {
     func add(_ op: StackOp) { out.ops.append(op) }
 
     // The opcode bytes as the kernel's decoder numbers them: op1, op2, op3.
-    let map = insn.opcode_map
-    var op1: UInt8 = insn.opcode
+    let map = f.map
+    var op1: UInt8 = f.opcode
     var op2: UInt8 = 0
     var op3: UInt8 = 0
-    if map == ZYDIS_OPCODE_MAP_0F {
-      op1 = 0x0f; op2 = insn.opcode
-    } else if map == ZYDIS_OPCODE_MAP_0F38 {
-      op1 = 0x0f; op2 = 0x38; op3 = insn.opcode
-    } else if map == ZYDIS_OPCODE_MAP_0F3A {
-      op1 = 0x0f; op2 = 0x3a; op3 = insn.opcode
-    } else if map != ZYDIS_OPCODE_MAP_DEFAULT {
+    if map == InstructionFields.map0F {
+      op1 = 0x0f; op2 = f.opcode
+    } else if map == InstructionFields.map0F38 {
+      op1 = 0x0f; op2 = 0x38; op3 = f.opcode
+    } else if map == InstructionFields.map0F3A {
+      op1 = 0x0f; op2 = 0x3a; op3 = f.opcode
+    } else if map != InstructionFields.mapDefault {
       return out
     }
     _ = op3
@@ -207,7 +312,7 @@ extension X86Decoder {
         if modrm == 0xca { out.type = .clac } else if modrm == 0xcb { out.type = .stac }
       } else if op2 >= 0x80 && op2 <= 0x8f {
         out.type = .jumpConditional
-      } else if [0x05, 0x07, 0x34, 0x35].contains(op2) {
+      } else if op2 == 0x05 || op2 == 0x07 || op2 == 0x34 || op2 == 0x35 {
         out.type = .contextSwitch
       } else if op2 == 0x0b || op2 == 0xb9 {
         out.type = .bug

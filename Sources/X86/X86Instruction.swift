@@ -11,7 +11,7 @@ public struct X86Instruction: Sendable, Hashable {
   /// The offset of the first immediate within the instruction (0 when there is none).
   public var immediateOffset: UInt8
   /// What the instruction does to the stack.
-  public var ops: [StackOp]
+  public var ops: StackOps
 
   /// Whether this is a direct (relative) call or jump.
   public var isDirectBranch: Bool {
@@ -19,7 +19,7 @@ public struct X86Instruction: Sendable, Hashable {
   }
 
   /// Creates an instruction.
-  public init(length: Int, type: InsnType, immediate: Int64, immediateOffset: UInt8, ops: [StackOp]) {
+  public init(length: Int, type: InsnType, immediate: Int64, immediateOffset: UInt8, ops: StackOps) {
     self.length = length
     self.type = type
     self.immediate = immediate

@@ -63,7 +63,7 @@ struct ProgramModelTests {
     #expect(t.decodedCount == 5 && t.count == 5)
     #expect(t.offset == [0, 1, 6, 7, 8])
     #expect(t.type == [.other, .other, .other, .return, .return])
-    #expect(t.ops[0].count == 1 && t.ops[0][0].destType == .push && t.ops[0][0].srcReg == CFIRegister.bx)
+    #expect(t.ops(0).count == 1 && t.ops(0)[0].destType == .push && t.ops(0)[0].srcReg == CFIRegister.bx)
     let (f, g) = (Int32(try fn(p, "f")), Int32(try fn(p, "g")))
     #expect(t.function == [f, f, f, f, g])
     #expect(t.instruction(in: t.codeSections[0].index, at: 6) == 2)

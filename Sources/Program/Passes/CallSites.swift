@@ -28,28 +28,39 @@ public struct CallSites: Sendable {
     program: Program, table: InstructionTable, classes: SymbolClasses, jumps: JumpDestinations,
     calls: CallDestinations
   ) {
-    let file = program.file
-    func annotated(_ i: Int) -> Bool { file.sections[Int(table.section[i])].name != ".altinstr_replacement" }
+    let replacement = program.file.sections.map { $0.name == ".altinstr_replacement" }
+    func annotated(_ i: Int) -> Bool { !replacement[Int(table.section[i])] }
     var staticCalls: [StaticCall] = []
     var retpolineCalls: [Int] = []
-    // add_jump_destinations(): sibling calls and jumps through a retpoline thunk.
-    let jumpSites = Set(jumps.siblingCallSymbols.keys).union(jumps.retyped.keys).sorted()
-    for i in jumpSites where annotated(i) {
-      if let sym = jumps.siblingCallSymbols[i] {
-        if classes[sym].contains(.staticCallTrampoline) {
-          staticCalls.append(StaticCall(instruction: i, trampoline: sym, tail: true))
-        }
-      } else if let t = jumps.retyped[i], t == .jumpDynamic || t == .jumpDynamicConditional {
+    // add_jump_destinations(): sibling calls and jumps through a retpoline thunk (JumpDestinations
+    // makes a jump one or the other), in instruction order.
+    var jumpSites: [(instruction: Int, symbol: Int)] = []
+    for (i, sym) in jumps.siblingCallSymbols where classes[sym].contains(.staticCallTrampoline) {
+      jumpSites.append((i, sym))
+    }
+    for (i, t) in jumps.retyped
+    where jumps.siblingCallSymbols[i] == nil && (t == .jumpDynamic || t == .jumpDynamicConditional) {
+      jumpSites.append((i, -1))
+    }
+    for (i, sym) in jumpSites.mergeSorted(by: { $0.instruction < $1.instruction }) where annotated(i) {
+      if sym >= 0 {
+        staticCalls.append(StaticCall(instruction: i, trampoline: sym, tail: true))
+      } else {
         retpolineCalls.append(i)
       }
     }
-    // add_call_destinations(): calls.
-    let callSites = Set(calls.callSymbols.keys).union(calls.retpolineCalls).sorted()
-    for i in callSites where annotated(i) {
-      if calls.retpolineCalls.contains(i) {
-        retpolineCalls.append(i)
-      } else if let sym = calls.callSymbols[i], classes[sym].contains(.staticCallTrampoline) {
+    // add_call_destinations(): calls (through a retpoline thunk or to a symbol, never both).
+    var callSites: [(instruction: Int, symbol: Int)] = []
+    for i in calls.retpolineCalls { callSites.append((i, -1)) }
+    for (i, sym) in calls.callSymbols
+    where !calls.retpolineCalls.contains(i) && classes[sym].contains(.staticCallTrampoline) {
+      callSites.append((i, sym))
+    }
+    for (i, sym) in callSites.mergeSorted(by: { $0.instruction < $1.instruction }) where annotated(i) {
+      if sym >= 0 {
         staticCalls.append(StaticCall(instruction: i, trampoline: sym, tail: false))
+      } else {
+        retpolineCalls.append(i)
       }
     }
     self.staticCalls = staticCalls

@@ -21,15 +21,29 @@ extension InstructionTable {
         .malformed("code section \(huge.name) is 0x\(String(huge.size, radix: 16)) bytes, more than 4 GiB"),
         path: file.path, offset: huge.headerOffset &+ 32)
     }
+    /// One section's instructions, column by column (what the table takes in one append each).
     struct Decoded {
       var offsets: [UInt32] = []
-      var insns: [X86Instruction] = []
+      var lengths: [UInt8] = []
+      var types: [InsnType] = []
+      var immediates: [Int64] = []
+      /// Per instruction, the end of its stack operations in `opList`.
+      var opEnds: [UInt32] = []
+      var opList: [StackOp] = []
       var failure: Int? = nil
     }
     func decodeSection(_ s: Section) -> Decoded {
       let decoder = X86Decoder()
       let view = file.contents(of: s)
       var out = Decoded()
+      // About four bytes an instruction in kernel code.
+      let expected = view.count / 4 + 16
+      out.offsets.reserveCapacity(expected)
+      out.lengths.reserveCapacity(expected)
+      out.types.reserveCapacity(expected)
+      out.immediates.reserveCapacity(expected)
+      out.opEnds.reserveCapacity(expected)
+      out.opList.reserveCapacity(expected / 2)
       var at = 0
       while at < view.count {
         let position = at
@@ -44,7 +58,11 @@ extension InstructionTable {
           break
         }
         out.offsets.append(UInt32(at))
-        out.insns.append(d)
+        out.lengths.append(UInt8(d.length))
+        out.types.append(d.type)
+        out.immediates.append(d.immediate)
+        for op in d.ops { out.opList.append(op) }
+        out.opEnds.append(UInt32(out.opList.count))
         at += d.length
       }
       return out
@@ -81,15 +99,19 @@ extension InstructionTable {
       let text = s.name != ".altinstr_replacement" && s.name != ".altinstr_aux" && !s.name.hasPrefix(".discard.")
       table.codeSections.append((s.index, text))
       let start = table.section.count
-      for (o, d) in zip(r.offsets, r.insns) {
-        table.section.append(Int32(s.index))
-        table.offset.append(o)
-        table.length.append(UInt8(d.length))
-        table.type.append(d.type)
-        table.immediate.append(d.immediate)
-        table.ops.append(d.ops)
-      }
+      table.section.append(contentsOf: repeatElement(Int32(s.index), count: r.offsets.count))
+      table.offset.append(contentsOf: r.offsets)
+      table.length.append(contentsOf: r.lengths)
+      table.type.append(contentsOf: r.types)
+      table.immediate.append(contentsOf: r.immediates)
+      let opBase = UInt32(table.opList.count)
+      table.opStart.append(contentsOf: r.opEnds.lazy.map { opBase + $0 })
+      table.opList.append(contentsOf: r.opList)
       table.sectionRange[s.index] = start..<table.section.count
+      if table.rangeOfSection.count <= s.index {
+        table.rangeOfSection += Array(repeating: 0..<0, count: s.index + 1 - table.rangeOfSection.count)
+      }
+      table.rangeOfSection[s.index] = start..<table.section.count
     }
     table.decodedCount = table.section.count
     table.function = Array(repeating: -1, count: table.count)

@@ -33,13 +33,19 @@ public struct JumpTables: Sendable {
     program: Program, table: InstructionTable, type: [InsnType], jumpDest: [Int32], parent: [Int],
     coldChild: [Int: Int]
   ) throws(ELFError) {
+    // Switch tables are found only from indirect jumps: without one (most objects), nothing to read.
+    guard type.contains(.jumpDynamic) else {
+      paths = [:]
+      ignoreUnreachables = false
+      return
+    }
     let file = program.file
     let functions = program.functions
     let function = table.function
     let offset = table.offset
     let rodata = Set(
       file.sections.filter {
-        ($0.name.hasPrefix(".rodata") && !$0.name.contains(".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
+        ($0.name.hasPrefix(".rodata") && !$0.name.contains(ascii: ".str1.")) || $0.name == ".data.rel.ro.c_jump_table"
       }.map(\.index))
     guard !rodata.isEmpty else {
       paths = [:]
@@ -97,7 +103,8 @@ public struct JumpTables: Sendable {
     }
 
     var ignoreUnreachables = false
-    var firstJumpSource = [Int: Int]()
+    // Per instruction, the first jump (in function order) that reaches it forward, or -1.
+    var firstJumpSource = [Int32](repeating: -1, count: table.count)
     // `find_jump_table()`: walk back from the indirect jump.
     func findTable(_ jump: Int, _ fn: Int) -> TableStart? {
       var insn: Int? = jump
@@ -117,8 +124,8 @@ public struct JumpTables: Sendable {
             return t
           }
         }
-        if let src = firstJumpSource[i] {
-          insn = src
+        if firstJumpSource[i] >= 0 {
+          insn = Int(firstJumpSource[i])
         } else if i > 0, table.section[i - 1] == table.section[i], function[i - 1] == function[i] {
           insn = i - 1
         } else {
@@ -130,21 +137,24 @@ public struct JumpTables: Sendable {
 
     let candidates = functions.functions.filter { !functions.isAlias[$0.id] }
     var starts = Set<TableStart>()
-    var tableOf: [Int: TableStart] = [:]
+    // Per instruction, its table (an index into `found`), or -1.
+    var tableOf = [Int32](repeating: -1, count: table.count)
+    var found: [TableStart] = []
     for f in candidates {
-      for i in table.instructions(ofFunction: f.id, in: functions, coldChild: coldChild) {
-        if jumpDest[i] >= 0 && offset[Int(jumpDest[i])] > offset[i] && firstJumpSource[Int(jumpDest[i])] == nil {
-          firstJumpSource[Int(jumpDest[i])] = i
+      table.forEachInstruction(ofFunction: f.id, in: functions, coldChild: coldChild) { i in
+        if jumpDest[i] >= 0 && offset[Int(jumpDest[i])] > offset[i] && firstJumpSource[Int(jumpDest[i])] < 0 {
+          firstJumpSource[Int(jumpDest[i])] = Int32(i)
         }
-        guard type[i] == .jumpDynamic, let t = findTable(i, f.id) else { continue }
+        guard type[i] == .jumpDynamic, let t = findTable(i, f.id) else { return }
         starts.insert(t)
-        tableOf[i] = t
+        tableOf[i] = Int32(found.count)
+        found.append(t)
       }
     }
     var paths: [Int: [Int]] = [:]
-    for f in candidates {
+    for f in candidates where !found.isEmpty {
       for i in table.instructions(ofFunction: f.id, in: functions, coldChild: coldChild) {
-        guard let t = tableOf[i], let list = tables[t.section] else { continue }
+        guard tableOf[i] >= 0, case let t = found[Int(tableOf[i])], let list = tables[t.section] else { continue }
         let fn = parentOf(i)
         let pf = functions.functions[fn]
         var previous: UInt64 = 0

@@ -41,8 +41,8 @@ public struct ProfilingCalls: Sendable {
     let file = program.file
     var retyped: [Int: InsnType] = [:]
     let sites =
-      jumps.siblingCallSymbols.sorted { $0.key < $1.key }.map { ($0.key, $0.value, true) }
-      + calls.callSymbols.sorted { $0.key < $1.key }.map { ($0.key, $0.value, false) }
+      Array(jumps.siblingCallSymbols).mergeSorted { $0.key < $1.key }.map { ($0.key, $0.value, true) }
+      + Array(calls.callSymbols).mergeSorted { $0.key < $1.key }.map { ($0.key, $0.value, false) }
     for (i, symbol, sibling) in sites where classes[symbol].contains(.profilingFunction) {
       let section = Int(table.section[i])
       guard Self.isNoinstrSection(file.sections[section].name) else { continue }

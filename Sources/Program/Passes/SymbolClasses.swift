@@ -1,5 +1,11 @@
 import ELF
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// What objtool's `classify_symbols()` marks on a global symbol, by its name.
 public struct SymbolClass: OptionSet, Hashable, Sendable {
   public var rawValue: UInt8
@@ -24,13 +30,30 @@ public struct SymbolClass: OptionSet, Hashable, Sendable {
 
   /// The class of a global symbol called `name`.
   public static func of(name: String) -> SymbolClass {
+    var name = name
+    return name.withUTF8 { of(nameBytes: UnsafeRawBufferPointer($0)) }
+  }
+
+  /// The class of a global symbol whose name is `bytes` (read in place from the string table:
+  /// every global symbol is classified).
+  public static func of(nameBytes bytes: UnsafeRawBufferPointer) -> SymbolClass {
+    // Every name classified starts with one of these letters.
+    guard let first = bytes.first,
+      first == UInt8(ascii: "_") || first == UInt8(ascii: "r")
+        || first == UInt8(ascii: "s")
+    else { return [] }
+    func starts(_ prefix: StaticString) -> Bool {
+      let n = prefix.utf8CodeUnitCount
+      return bytes.count >= n && memcmp(bytes.baseAddress!, prefix.utf8Start, n) == 0
+    }
+    func equals(_ name: StaticString) -> Bool { bytes.count == name.utf8CodeUnitCount && starts(name) }
     var c: SymbolClass = []
-    if name.hasPrefix("__SCT__") { c.insert(.staticCallTrampoline) }
-    if name.hasPrefix("__x86_indirect_") { c.insert(.retpolineThunk) }
-    if name == "__x86_return_thunk" { c.insert(.returnThunk) }
-    if name == "retbleed_return_thunk" || name == "srso_safe_ret" { c.insert(.embeddedInstruction) }
-    if name == "__fentry__" { c.insert(.fentry) }
-    if name.hasPrefix("__sanitizer_cov_") || name.hasPrefix("__tsan_func_") || name == "__tsan_atomic_signal_fence" {
+    if starts("__SCT__") { c.insert(.staticCallTrampoline) }
+    if starts("__x86_indirect_") { c.insert(.retpolineThunk) }
+    if equals("__x86_return_thunk") { c.insert(.returnThunk) }
+    if equals("retbleed_return_thunk") || equals("srso_safe_ret") { c.insert(.embeddedInstruction) }
+    if equals("__fentry__") { c.insert(.fentry) }
+    if starts("__sanitizer_cov_") || starts("__tsan_func_") || equals("__tsan_atomic_signal_fence") {
       c.insert(.profilingFunction)
     }
     return c
@@ -40,21 +63,29 @@ public struct SymbolClass: OptionSet, Hashable, Sendable {
 /// `classify_symbols()`: the global symbols (`STB_GLOBAL`, defined or not; a weak or
 /// local symbol of the same name is not classified) objtool treats specially.
 public struct SymbolClasses: Sendable {
+  /// The class of each symbol, by symbol-table index (empty when objtool marks nothing on it).
+  let byIndex: [SymbolClass]
+
   /// The class of each classified symbol, by symbol-table index.
-  public let classes: [Int: SymbolClass]
+  public var classes: [Int: SymbolClass] {
+    var out: [Int: SymbolClass] = [:]
+    for (i, c) in byIndex.enumerated() where !c.isEmpty { out[i] = c }
+    return out
+  }
 
   public init(program: Program) throws(ELFError) {
-    var classes: [Int: SymbolClass] = [:]
     let symbols = program.symbols
+    var byIndex = [SymbolClass](repeating: [], count: symbols.count)
     for i in 0..<symbols.count {
       let s = try symbols.symbol(at: i)
       guard s.binding == .global else { continue }
-      let c = SymbolClass.of(name: try symbols.name(of: s))
-      if !c.isEmpty { classes[i] = c }
+      byIndex[i] = SymbolClass.of(nameBytes: try symbols.strings.bytes(at: UInt64(s.nameIndex)))
     }
-    self.classes = classes
+    self.byIndex = byIndex
   }
 
   /// The class of symbol `index` (empty when objtool marks nothing on it).
-  public subscript(index: Int) -> SymbolClass { classes[index] ?? [] }
+  public subscript(index: Int) -> SymbolClass {
+    index >= 0 && index < byIndex.count ? byIndex[index] : []
+  }
 }
