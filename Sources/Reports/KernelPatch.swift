@@ -184,11 +184,10 @@ struct Patching {
   /// in place of the relocations it had.
   mutating func write(_ bytes: [UInt8], at place: SectionPlace, relocs: [Relocation]) throws(ELFError) {
     var c = contents(place.section)
-    let start = Int(place.offset)
-    guard start + bytes.count <= c.count else {
+    guard let start = Self.start(of: place, count: bytes.count, in: c) else {
       throw ELFError(
         .malformed("patch site \(program.offstr(place)) runs past the end of \(file.sections[place.section].name)"),
-        path: file.path, offset: file.sections[place.section].offset + place.offset)
+        path: file.path, offset: file.sections[place.section].offset &+ place.offset)
     }
     c.replaceSubrange(start..<start + bytes.count, with: bytes)
     code[place.section] = c
@@ -204,6 +203,12 @@ struct Patching {
       list.append(r)
     }
     relocations[place.section] = list.sorted { $0.offset < $1.offset }
+  }
+
+  /// `place`'s offset as an index into `c` when `count` bytes from it lie inside `c`.
+  /// (A place comes from a relocation's addend: it may be anywhere, even near 2^64.)
+  static func start(of place: SectionPlace, count: Int, in c: [UInt8]) -> Int? {
+    place.offset <= UInt64(c.count) && UInt64(count) <= UInt64(c.count) - place.offset ? Int(place.offset) : nil
   }
 
   /// The symbol-table index of the function `name` (added, undefined, when missing).
@@ -336,7 +341,7 @@ struct Patching {
     let c = contents(place.section)
     let relocs = try relocationList(place.section)
     var parts: [String] = []
-    var i = Int(place.offset)
+    guard var i = Self.start(of: place, count: length, in: c) else { return "" }
     let end = i + length
     while i < end, let n = instructionLength(c, at: i) {
       if n == 5, c[i] == 0xe8 || c[i] == 0xe9,
@@ -376,8 +381,7 @@ struct Patching {
   /// The pv_ops slot `call *pv_ops+off(%rip)` at `place` reads.
   mutating func pvOpsSlot(calledAt place: SectionPlace) throws(ELFError) -> Int {
     let c = contents(place.section)
-    let o = Int(place.offset)
-    guard o + 6 <= c.count, c[o] == 0xff, c[o + 1] == 0x15,
+    guard let o = Self.start(of: place, count: 6, in: c), c[o] == 0xff, c[o + 1] == 0x15,
       let r = try relocationList(place.section).first(where: { $0.offset == place.offset + 2 }),
       let s = try? symbols.symbol(at: Int(r.symbolIndex)), (try? symbols.name(of: s)) == "pv_ops",
       (r.addend + 4) >= 0, (r.addend + 4) % 8 == 0
@@ -408,12 +412,12 @@ struct Patching {
     guard rep.bytes.count == 5, rep.bytes[0] == 0xe9, rep.relocs.count == 1, rep.relocs[0].offset == 1,
       let target = jumpTarget(rep.relocs[0], in: site.section)
     else { return }
-    let n = target - Int64(site.offset)
-    let two = n >= 0 ? n - 2 <= 127 : ((n - 2) & 0xff) == n - 2
+    let n = target &- Int64(bitPattern: site.offset)
+    let two = n >= 0 ? n &- 2 <= 127 : ((n &- 2) & 0xff) == n &- 2
     if two {
-      rep = ([0xeb, UInt8(truncatingIfNeeded: n - 2)] + KernelPatch.padding(3, generation: .v6_1), [])
+      rep = ([0xeb, UInt8(truncatingIfNeeded: n &- 2)] + KernelPatch.padding(3, generation: .v6_1), [])
     } else {
-      rep = ([0xe9] + KernelPatch.le32(Int32(truncatingIfNeeded: n - 5)), [])
+      rep = ([0xe9] + KernelPatch.le32(Int32(truncatingIfNeeded: n &- 5)), [])
     }
   }
 
@@ -429,7 +433,7 @@ struct Patching {
         let k = rep.relocs.firstIndex(where: { $0.offset == UInt64(i + 1) }),
         let target = jumpTarget(rep.relocs[k], in: site.section)
       else { continue }
-      let imm = target - (Int64(site.offset) + Int64(i) + 2)
+      let imm = target &- (Int64(bitPattern: site.offset) &+ Int64(i) &+ 2)
       guard imm >= -128 && imm <= 127 else { continue }
       rep.bytes.replaceSubrange(i..<i + 5, with: [0xeb, UInt8(truncatingIfNeeded: imm), 0xcc, 0xcc, 0xcc])
       rep.relocs.remove(at: k)
@@ -441,8 +445,7 @@ struct Patching {
   /// alone) into one NOP or a jump over INT3s.
   mutating func optimizeNops(at place: SectionPlace, length: Int) throws(ELFError) {
     var c = contents(place.section)
-    let base = Int(place.offset)
-    guard base + length <= c.count else { return }
+    guard let base = Self.start(of: place, count: length, in: c) else { return }
     var i = 0
     switch generation {
     case .v6_1:
@@ -491,7 +494,9 @@ struct Patching {
     for e in try JumpTable(file: file).entries {
       let site = program.offstr(e.code)
       let c = contents(e.code.section)
-      guard let size = instructionLength(c, at: Int(e.code.offset)), size == 2 || size == 5 else {
+      guard let at = Self.start(of: e.code, count: 1, in: c), let size = instructionLength(c, at: at),
+        size == 2 || size == 5, at + size <= c.count
+      else {
         throw ELFError(
           .malformed("static key site \(site) is neither a 2- nor a 5-byte JMP or NOP"), path: file.path,
           offset: 0)
@@ -501,7 +506,7 @@ struct Patching {
       var relocs: [Relocation] = []
       if jump {
         if e.target.section == e.code.section {
-          let d = Int64(e.target.offset) - Int64(e.code.offset) - Int64(size)
+          let d = Int64(bitPattern: e.target.offset &- e.code.offset) &- Int64(size)
           if size == 2 {
             guard d >= -128 && d <= 127 else {
               throw ELFError(
@@ -522,11 +527,11 @@ struct Patching {
           relocs = [
             Relocation(
               offset: 1, symbolIndex: UInt32(k), type: X86RelocationType.pc32.rawValue,
-              addend: Int64(e.target.offset) - 4)
+              addend: Int64(bitPattern: e.target.offset) &- 4)
           ]
         }
       }
-      let before = Array(c[Int(e.code.offset)..<Int(e.code.offset) + size])
+      let before = Array(c[at..<at + size])
       try write(bytes, at: e.code, relocs: relocs)
       records.append(
         PatchRecord(
